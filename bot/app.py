@@ -1,0 +1,229 @@
+"""Wiring: the Mattermost adapter in, the core deciding, the store and REST out, under one TaskGroup."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.chat.context import CommandContext, Reply
+from bot.chat.handlers import LifecycleCommands
+from bot.chat.parsing import command_text
+from bot.chat.router import CommandRouter
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.incidents.model import Severity
+from bot.incidents.service import IncidentService, Team
+from bot.mattermost.errors import MattermostError
+from bot.mattermost.events import Connected, Event, Post, PostChange, PostEvent
+from bot.mattermost.rest import MattermostRest
+from bot.mattermost.websocket import WebsocketListener
+from bot.store import incidents as incident_store
+from bot.store import posts as post_store
+from bot.store.db import Database
+from bot.templates import Templates
+from bot.users import UserDirectory
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The bot cannot start with this configuration; the message says which setting and why."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot is on the server, and where it works."""
+
+    user_id: str
+    username: str
+    team: Team
+    watched_channel_ids: tuple[str, ...]
+
+
+class Bot:
+    """Reads events, handles posts once each, and keeps its channels in sync after reconnects."""
+
+    def __init__(self, *, db: Database, rest: MattermostRest, listener: WebsocketListener, identity: Identity,
+                 router: CommandRouter, incidents: IncidentService, users: UserDirectory, clock: Clock):
+        self.db = db
+        self.rest = rest
+        self.listener = listener
+        self.identity = identity
+        self.router = router
+        self.incidents = incidents
+        self.users = users
+        self.clock = clock
+        self.started_at = clock.now_ms()
+        self.synced = asyncio.Event()
+        self._channel_is_direct: dict[str, bool] = {}
+
+    async def run(self) -> None:
+        """Run the websocket reader and the event handler until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.listener.run(), name="websocket")
+            group.create_task(self._handle_events(), name="events")
+
+    async def _handle_events(self) -> None:
+        while True:
+            event = await self.listener.events.get()
+            try:
+                await self.handle(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("failed to handle %s", type(event).__name__)
+
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, Connected):
+            if not event.resumed:
+                await self.catch_up()
+            self.synced.set()
+        elif isinstance(event, PostEvent) and event.change is PostChange.POSTED:
+            if event.channel_type:
+                self._channel_is_direct[event.post.channel_id] = event.channel_type == "D"
+            if event.sender_name.startswith("@"):
+                self.users.remember(event.post.user_id, event.sender_name[1:])
+            await self.handle_post(event.post)
+
+    async def catch_up(self) -> None:
+        """Handle posts that arrived while the websocket was down (or the bot was stopped)."""
+        await self._finish_interrupted_setups()
+        cursors = await post_store.cursors(self.db)
+        channels = set(cursors) | set(self.identity.watched_channel_ids)
+        channels |= set(await incident_store.incident_channel_ids(self.db))
+        for channel_id in sorted(channels):
+            since = cursors.get(channel_id, self.started_at)
+            try:
+                posts = await self.rest.get_posts_since(channel_id, since)
+            except MattermostError as exc:
+                log.warning("could not catch up channel %s: %s", channel_id, exc)
+                continue
+            new_posts = [p for p in posts if p.create_at > since and not p.delete_at]
+            if new_posts:
+                log.info("catching up %d post(s) in channel %s", len(new_posts), channel_id)
+            for post in new_posts:
+                await self.handle_post(post)
+
+    async def _finish_interrupted_setups(self) -> None:
+        for incident in await incident_store.unfinished_setups(self.db):
+            log.info("finishing the interrupted setup of %s", incident.key)
+            try:
+                await self.incidents.complete_setup(incident)
+            except MattermostError as exc:
+                log.warning("could not finish the setup of %s yet: %s", incident.key, exc)
+
+    async def handle_post(self, post: Post) -> None:
+        """Handle one post exactly once: commands get answered, every post moves the channel's cursor."""
+        if post.user_id == self.identity.user_id or post.type.startswith("system_"):
+            await self._remember(post)
+            return
+        if await post_store.is_handled(self.db, post.id):
+            return
+        command = command_text(post.message, self.identity.username, await self._is_direct(post.channel_id))
+        replies: list[Reply] = []
+        if command is not None:
+            replies = await self._run_command(post, command)
+        await self._remember(post)
+        for reply in replies:
+            await self._send(post, reply)
+
+    async def _run_command(self, post: Post, command) -> list[Reply]:
+        ctx = CommandContext(
+            actor_id=post.user_id, actor_username=await self.users.username(post.user_id),
+            channel_id=post.channel_id, post_id=post.id, thread_id=post.thread_id,
+            is_direct=await self._is_direct(post.channel_id),
+            incident=await incident_store.incident_for_channel(self.db, post.channel_id),
+            now=self.clock.now_ms())
+        try:
+            return await self.router.dispatch(ctx, command)
+        except MattermostError as exc:
+            log.warning("command %r in post %s failed: %s", command.verb, post.id, exc)
+            return [Reply(f":x: I could not finish `{command.verb}`: Mattermost answered {exc}. "
+                          "I will retry what was left undone when the connection is back.")]
+
+    async def _remember(self, post: Post) -> None:
+        async with self.db.transaction() as conn:
+            await post_store.mark_handled(conn, post.id, post.channel_id, self.clock.now_ms())
+            await post_store.advance_cursor(conn, post.channel_id, max(post.update_at, post.create_at))
+
+    async def _send(self, post: Post, reply: Reply) -> None:
+        channel_id = reply.channel_id or post.channel_id
+        root_id = post.thread_id if reply.in_thread and channel_id == post.channel_id else ""
+        try:
+            await self.rest.create_post(channel_id, reply.text, root_id=root_id)
+        except MattermostError as exc:
+            log.warning("could not reply to post %s: %s", post.id, exc)
+
+    async def _is_direct(self, channel_id: str) -> bool:
+        if channel_id not in self._channel_is_direct:
+            channel = await self.rest.get_channel(channel_id)
+            self._channel_is_direct[channel_id] = bool(channel) and channel.get("type") == "D"
+        return self._channel_is_direct[channel_id]
+
+
+async def connect_identity(rest: MattermostRest, config: Config) -> Identity:
+    """Find out who the bot is and resolve the team and watched channels, with clear errors."""
+    try:
+        me = await rest.me()
+    except MattermostError as exc:
+        if exc.status == 401:
+            raise StartupError(f"{config.source}: mattermost.token: Mattermost refused the token "
+                               f"({exc.message or 'session expired'}). Use the bot account's access token.") from None
+        raise
+    team = await rest.get_team_by_name(config.mattermost.team)
+    if team is None:
+        raise StartupError(f"{config.source}: mattermost.team: no team named {config.mattermost.team!r} "
+                           f"that @{me['username']} can see. Add the bot to the team or fix the name.")
+    watched = []
+    for name in config.alerts.channels:
+        channel = await rest.get_channel_by_name(team["id"], name)
+        if channel is None:
+            log.warning("%s: alerts.channels: no channel %r in team %s that the bot can see; skipping it",
+                        config.source, name, config.mattermost.team)
+            continue
+        await rest.add_channel_member(channel["id"], me["id"])
+        watched.append(channel["id"])
+    return Identity(me["id"], me["username"], Team(team["id"], team["name"]), tuple(watched))
+
+
+async def wait_for_mattermost(rest: MattermostRest, config: Config, max_delay: float = 30.0) -> Identity:
+    """Connect at start, waiting out an outage with backoff; configuration mistakes stop the bot."""
+    delay = 1.0
+    while True:
+        try:
+            return await connect_identity(rest, config)
+        except MattermostError as exc:
+            if not exc.is_server_error and not exc.is_rate_limit:
+                raise StartupError(f"{config.source}: mattermost: {exc}") from None
+            log.warning("Mattermost at %s is not answering (%s); retrying in %.0fs", config.mattermost.url, exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
+
+
+async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=None,
+                        listener_options: dict | None = None) -> None:
+    """Open the store, connect to Mattermost and run the bot until cancelled."""
+    clock = clock or SystemClock()
+    db = await Database.open(config.storage.path)
+    try:
+        async with MattermostRest(config.mattermost.url, config.mattermost.token) as rest:
+            identity = await wait_for_mattermost(rest, config)
+            log.info("connected to %s as @%s (team %s)", config.mattermost.url, identity.username, identity.team.name)
+            templates = Templates()
+            users = UserDirectory(rest.get_user)
+            users.remember(identity.user_id, identity.username)
+            incidents = IncidentService(
+                db, rest, users, templates, clock, team=identity.team, site_url=config.mattermost.url,
+                bot_user_id=identity.user_id, bot_username=identity.username,
+                channel_prefix=config.incidents.channel_prefix)
+            commands = LifecycleCommands(incidents, users, templates, bot_username=identity.username,
+                                         default_severity=Severity(config.incidents.default_severity))
+            router = CommandRouter(commands.registry, templates, identity.username)
+            listener = WebsocketListener(config.mattermost.url, config.mattermost.token, **(listener_options or {}))
+            bot = Bot(db=db, rest=rest, listener=listener, identity=identity, router=router, incidents=incidents,
+                      users=users, clock=clock)
+            if on_ready is not None:
+                on_ready(bot)
+            await bot.run()
+    finally:
+        await db.close()

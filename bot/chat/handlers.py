@@ -1,0 +1,93 @@
+"""The chat commands of the incident lifecycle: start, ack, update, resolve, timeline, help."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.chat.commands import CommandRegistry, CommandSpec
+from bot.chat.context import CommandContext, Reply
+from bot.chat.parsing import BadArguments, start_arguments
+from bot.incidents.model import Action, Severity, TransitionRefused
+from bot.incidents.service import IncidentService, UsernameLookup
+from bot.store.timeline import entries as timeline_entries
+from bot.templates import Templates
+
+TIMELINE_LABELS = {
+    "created": "Incident opened",
+    "channel_created": "Channel created",
+    "member_added": "Joined the channel",
+    "summary_pinned": "Summary pinned",
+    "acknowledged": "Acknowledged",
+    "status_update": "Status update",
+    "resolved": "Resolved",
+}
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: int
+    label: str
+    actor: str
+    text: str
+
+
+class LifecycleCommands:
+    """Handlers for the lifecycle verbs; each returns what to say."""
+
+    def __init__(self, incidents: IncidentService, users: UsernameLookup, templates: Templates, *,
+                 bot_username: str, default_severity: Severity):
+        self.incidents = incidents
+        self.users = users
+        self.templates = templates
+        self.bot_username = bot_username
+        self.default_severity = default_severity
+        self.registry = CommandRegistry([
+            CommandSpec("help", "help", "Show this list.", self.help, aliases=("?",)),
+            CommandSpec("start", "start <title> [sev1..sev4]",
+                        "Open an incident with its own channel (default severity "
+                        f"{default_severity.label}).", self.start, aliases=("new", "open")),
+            CommandSpec("ack", "ack", "Acknowledge the incident: you are on it.", self.ack, in_incident=True,
+                        aliases=("acknowledge",)),
+            CommandSpec("update", "update <text>", "Post a status update.", self.update, in_incident=True),
+            CommandSpec("resolve", "resolve <text>", "Resolve the incident, saying how.", self.resolve,
+                        in_incident=True, aliases=("close",)),
+            CommandSpec("timeline", "timeline", "Show what happened, who did it and when.", self.timeline,
+                        in_incident=True),
+        ])
+
+    async def help(self, ctx: CommandContext, args: str) -> list[Reply]:
+        return [Reply(self.templates.render("help", commands=self.registry.specs, bot=self.bot_username))]
+
+    async def start(self, ctx: CommandContext, args: str) -> list[Reply]:
+        title, severity = start_arguments(args, self.default_severity)
+        await self.incidents.start(title=title, severity=severity, reporter_id=ctx.actor_id,
+                                   origin_channel_id=ctx.channel_id, origin_post_id=ctx.post_id)
+        return []  # the service replies with the link as part of the setup, so it is never posted twice
+
+    async def ack(self, ctx: CommandContext, args: str) -> list[Reply]:
+        return await self._change(ctx, Action.ACKNOWLEDGE, args, "acknowledged")
+
+    async def update(self, ctx: CommandContext, args: str) -> list[Reply]:
+        if not args:
+            raise BadArguments("Say what changed, for example `update Rolled back the deploy, errors dropping`.")
+        return await self._change(ctx, Action.UPDATE, args, "status_update")
+
+    async def resolve(self, ctx: CommandContext, args: str) -> list[Reply]:
+        return await self._change(ctx, Action.RESOLVE, args, "resolved")
+
+    async def _change(self, ctx: CommandContext, action: Action, text: str, template: str) -> list[Reply]:
+        try:
+            changed = await self.incidents.change(ctx.incident, action, actor_id=ctx.actor_id, text=text,
+                                                  post_id=ctx.post_id, channel_id=ctx.channel_id)
+        except TransitionRefused as refusal:
+            return [Reply(f":no_entry_sign: {refusal}")]
+        if changed is None:
+            return []
+        return [Reply(self.templates.render(template, incident=changed, actor=ctx.actor_username, text=text),
+                      in_thread=False)]
+
+    async def timeline(self, ctx: CommandContext, args: str) -> list[Reply]:
+        incident = ctx.incident
+        lines = [TimelineLine(e.at, TIMELINE_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
+                              await self.users.username(e.actor_id), e.text)
+                 for e in await timeline_entries(self.incidents.db, incident.id)]
+        return [Reply(self.templates.render("timeline", incident=incident, entries=lines))]

@@ -1,0 +1,33 @@
+"""Routes a command to its handler and turns mistakes into short, helpful answers."""
+from __future__ import annotations
+
+import logging
+
+from bot.chat.commands import CommandRegistry
+from bot.chat.context import CommandContext, Reply
+from bot.chat.parsing import BadArguments, CommandText
+from bot.templates import Templates
+
+log = logging.getLogger(__name__)
+
+
+class CommandRouter:
+    def __init__(self, registry: CommandRegistry, templates: Templates, bot_username: str):
+        self.registry = registry
+        self.templates = templates
+        self.bot_username = bot_username
+
+    async def dispatch(self, ctx: CommandContext, command: CommandText) -> list[Reply]:
+        """Run the command and return what to say; never raises for a user's mistake."""
+        verb = command.verb or "help"
+        spec = self.registry.find(verb)
+        if spec is None:
+            return [Reply(self.templates.render("unknown_command", verb=verb[:40], bot=self.bot_username,
+                                                suggestion=self.registry.suggest(verb)))]
+        if spec.in_incident and ctx.incident is None:
+            return [Reply(f"`{spec.name}` works in an incident's channel. "
+                          f"Open one with `@{self.bot_username} start <title>`, or run it in the incident channel.")]
+        try:
+            return await spec.handler(ctx, command.args)
+        except BadArguments as problem:
+            return [Reply(f":warning: {problem}\nUsage: `@{self.bot_username} {spec.usage}`")]

@@ -1,0 +1,218 @@
+"""The incident service: carries out what the state machine allows, records it, and says so in chat.
+
+Each side effect of opening an incident (channel, invite, header, pin, link) is recorded on the incident
+row once it has happened, so a restart after a crash finishes the setup without doing any step twice.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from bot.clock import Clock
+from bot.incidents.model import Action, Incident, Severity, Status, transition
+from bot.mattermost.errors import CHANNEL_EXISTS, MattermostError
+from bot.mattermost.events import Post
+from bot.store import incidents as incident_store
+from bot.store import posts as post_store
+from bot.store.db import Database
+from bot.store.timeline import record
+from bot.templates import Templates
+
+log = logging.getLogger(__name__)
+
+CHANNEL_NAME_MAX = 64
+DISPLAY_NAME_MAX = 64
+TIMELINE_KIND = {Action.ACKNOWLEDGE: "acknowledged", Action.UPDATE: "status_update", Action.RESOLVE: "resolved"}
+
+
+class ChatAPI(Protocol):
+    """The Mattermost calls the incident service makes (MattermostRest provides them)."""
+
+    async def create_channel(self, team_id: str, name: str, display_name: str, *, private: bool = False,
+                             purpose: str = "", header: str = "") -> dict[str, Any]: ...
+    async def get_channel_by_name(self, team_id: str, name: str) -> dict[str, Any] | None: ...
+    async def add_channel_member(self, channel_id: str, user_id: str) -> Any: ...
+    async def create_post(self, channel_id: str, message: str, *, root_id: str = "",
+                          props: dict | None = None, pending_post_id: str | None = None) -> Post: ...
+    async def patch_post(self, post_id: str, *, message: str | None = None, props: dict | None = None) -> Any: ...
+    async def pin_post(self, post_id: str) -> Any: ...
+    async def get_posts_since(self, channel_id: str, since_ms: int) -> list[Post]: ...
+
+
+class UsernameLookup(Protocol):
+    async def username(self, user_id: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+
+
+def channel_slug(title: str) -> str:
+    """Lowercase ASCII words joined by '-', as Mattermost channel names allow."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+
+
+def channel_name(prefix: str, incident_id: int, title: str, attempt: int = 0) -> str:
+    """A valid, unique-by-number channel name of at most 64 characters."""
+    base = f"{prefix}-{incident_id}" + (f"-{attempt + 1}" if attempt else "")
+    slug = channel_slug(title)
+    if not slug:
+        return base
+    return f"{base}-{slug}"[:CHANNEL_NAME_MAX].rstrip("-")
+
+
+def display_name(incident: Incident) -> str:
+    name = f"{incident.key}: {incident.title}"
+    return name if len(name) <= DISPLAY_NAME_MAX else name[: DISPLAY_NAME_MAX - 1] + "…"
+
+
+class IncidentService:
+    def __init__(self, db: Database, chat: ChatAPI, users: UsernameLookup, templates: Templates, clock: Clock, *,
+                 team: Team, site_url: str, bot_user_id: str, bot_username: str, channel_prefix: str = "inc"):
+        self.db = db
+        self.chat = chat
+        self.users = users
+        self.templates = templates
+        self.clock = clock
+        self.team = team
+        self.site_url = site_url.rstrip("/")
+        self.bot_user_id = bot_user_id
+        self.bot_username = bot_username
+        self.channel_prefix = channel_prefix
+
+    # ------------------------------------------------------------------ opening
+    async def start(self, *, title: str, severity: Severity, reporter_id: str, origin_channel_id: str,
+                    origin_post_id: str) -> Incident | None:
+        """Open an incident for a command post (once per post) and set up its channel.
+
+        None when the post was already handled as something other than a start.
+        """
+        now = self.clock.now_ms()
+        async with self.db.transaction() as conn:
+            if origin_post_id and not await post_store.mark_handled(conn, origin_post_id, origin_channel_id, now):
+                incident = await incident_store.incident_for_origin_post(self.db, origin_post_id)
+                if incident is None:
+                    return None
+                log.info("post %s already opened %s; finishing its setup", origin_post_id, incident.key)
+            else:
+                incident = await incident_store.insert_incident(conn, Incident(
+                    id=0, title=title, severity=severity, status=Status.OPEN, reporter_id=reporter_id,
+                    commander_id=reporter_id, created_at=now, updated_at=now,
+                    origin_channel_id=origin_channel_id, origin_post_id=origin_post_id))
+                await record(conn, incident.id, "created", at=now, actor_id=reporter_id, text=title,
+                             data={"severity": severity.value})
+        return await self.complete_setup(incident)
+
+    async def complete_setup(self, incident: Incident) -> Incident:
+        """Do whatever part of the channel/invite/header/pin/link setup has not happened yet."""
+        if not incident.channel_id:
+            channel = await self._create_channel(incident)
+            incident = await self._save(replace(incident, channel_id=channel["id"], channel_name=channel["name"]),
+                                        "channel_created", text=f"~{channel['name']}", data={"channel_id": channel["id"]})
+        if not incident.reporter_invited:
+            await self.chat.add_channel_member(incident.channel_id, incident.reporter_id)
+            incident = await self._save(replace(incident, reporter_invited=True), "member_added",
+                                        actor_id=incident.reporter_id, data={"user_id": incident.reporter_id})
+        if not incident.header_post_id:
+            header = await self._find_bot_post(incident.channel_id, incident, "header", incident.created_at)
+            if header is None:
+                header = await self.chat.create_post(incident.channel_id, await self._header_text(incident),
+                                                     props=self._props(incident, "header"))
+            incident = await self._save(replace(incident, header_post_id=header.id))
+        if not incident.header_pinned:
+            await self.chat.pin_post(incident.header_post_id)
+            incident = await self._save(replace(incident, header_pinned=True), "summary_pinned",
+                                        data={"post_id": incident.header_post_id})
+        if not incident.link_post_id and incident.origin_channel_id:
+            link = await self._find_bot_post(incident.origin_channel_id, incident, "link", incident.created_at)
+            if link is None:
+                link = await self.chat.create_post(
+                    incident.origin_channel_id,
+                    self.templates.render("started", incident=incident, channel_url=self.channel_url(incident)),
+                    root_id=incident.origin_post_id, props=self._props(incident, "link"))
+            incident = await self._save(replace(incident, link_post_id=link.id))
+        if not incident.setup_done:
+            incident = await self._save(replace(incident, setup_done=True))
+        return incident
+
+    async def _create_channel(self, incident: Incident) -> dict[str, Any]:
+        """Create the incident channel, adopting one left by an interrupted earlier attempt."""
+        for attempt in range(5):
+            name = channel_name(self.channel_prefix, incident.id, incident.title, attempt)
+            try:
+                return await self.chat.create_channel(self.team.id, name, display_name(incident),
+                                                      purpose=f"Incident {incident.key}, opened by incident-bot")
+            except MattermostError as exc:
+                if exc.error_id != CHANNEL_EXISTS:
+                    raise
+            existing = await self.chat.get_channel_by_name(self.team.id, name)
+            if existing and existing.get("creator_id") == self.bot_user_id and \
+                    await incident_store.incident_for_channel(self.db, existing["id"]) is None:
+                return existing
+        raise RuntimeError(f"could not find a free channel name for {incident.key}")
+
+    async def _find_bot_post(self, channel_id: str, incident: Incident, role: str, since: int) -> Post | None:
+        """A post this bot already made for this incident and role (after a crash), if any."""
+        for post in await self.chat.get_posts_since(channel_id, since - 1):
+            tag = post.props.get("incident_bot")
+            if post.user_id == self.bot_user_id and isinstance(tag, dict) and \
+                    tag.get("incident") == incident.id and tag.get("role") == role and not post.delete_at:
+                return post
+        return None
+
+    @staticmethod
+    def _props(incident: Incident, role: str) -> dict[str, Any]:
+        return {"incident_bot": {"incident": incident.id, "role": role}}
+
+    def channel_url(self, incident: Incident) -> str:
+        return f"{self.site_url}/{self.team.name}/channels/{incident.channel_name}"
+
+    # ------------------------------------------------------------------ changes
+    async def change(self, incident: Incident, action: Action, *, actor_id: str, text: str, post_id: str,
+                     channel_id: str) -> Incident | None:
+        """Apply a state-machine action from a command post; None if that post was already handled.
+
+        Raises TransitionRefused (nothing is recorded then) when the action is not allowed.
+        """
+        now = self.clock.now_ms()
+        async with self.db.transaction() as conn:
+            if not await post_store.mark_handled(conn, post_id, channel_id, now):
+                return None
+            current = await incident_store.get_incident(self.db, incident.id)
+            changed = transition(current, action, now)
+            await incident_store.save_incident(conn, changed)
+            await record(conn, changed.id, TIMELINE_KIND[action], at=now, actor_id=actor_id, text=text,
+                         data={"status": changed.status.value, "post_id": post_id})
+        await self.refresh_header(changed)
+        return changed
+
+    async def refresh_header(self, incident: Incident) -> None:
+        """Edit the pinned summary so it shows the incident as it is now."""
+        if not incident.header_post_id:
+            return
+        await self.chat.patch_post(incident.header_post_id, message=await self._header_text(incident),
+                                   props=self._props(incident, "header"))
+
+    async def _header_text(self, incident: Incident) -> str:
+        return self.templates.render(
+            "header", incident=incident, bot=self.bot_username,
+            commander=await self.users.username(incident.commander_id),
+            reporter=await self.users.username(incident.reporter_id))
+
+    async def _save(self, incident: Incident, kind: str = "", *, actor_id: str = "", text: str = "",
+                    data: dict | None = None) -> Incident:
+        """Persist a setup step's result (and its timeline entry, when it is one people care about)."""
+        now = self.clock.now_ms()
+        incident = replace(incident, updated_at=now)
+        async with self.db.transaction() as conn:
+            await incident_store.save_incident(conn, incident)
+            if kind:
+                await record(conn, incident.id, kind, at=now, actor_id=actor_id or self.bot_user_id, text=text,
+                             data=data)
+        return incident

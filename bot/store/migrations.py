@@ -1,0 +1,51 @@
+"""Numbered schema migrations, applied in order; each runs once per database."""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, """
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reporter_id TEXT NOT NULL,
+        commander_id TEXT NOT NULL,
+        origin_channel_id TEXT NOT NULL DEFAULT '',
+        origin_post_id TEXT NOT NULL DEFAULT '',
+        channel_id TEXT NOT NULL DEFAULT '',
+        channel_name TEXT NOT NULL DEFAULT '',
+        header_post_id TEXT NOT NULL DEFAULT '',
+        header_pinned INTEGER NOT NULL DEFAULT 0,
+        reporter_invited INTEGER NOT NULL DEFAULT 0,
+        link_post_id TEXT NOT NULL DEFAULT '',
+        setup_done INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        acknowledged_at INTEGER,
+        resolved_at INTEGER,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX incidents_channel ON incidents(channel_id);
+    CREATE UNIQUE INDEX incidents_origin_post ON incidents(origin_post_id) WHERE origin_post_id != '';
+
+    CREATE TABLE timeline (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        actor_id TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL DEFAULT '',
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX timeline_incident ON timeline(incident_id, at);
+
+    CREATE TABLE handled_posts (
+        post_id TEXT PRIMARY KEY,
+        channel_id TEXT NOT NULL,
+        handled_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE channel_cursors (
+        channel_id TEXT PRIMARY KEY,
+        last_update_at INTEGER NOT NULL
+    );
+    """),
+)
