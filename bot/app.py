@@ -140,6 +140,9 @@ class Bot:
             log.warning("command %r in post %s failed: %s", command.verb, post.id, exc)
             return [Reply(f":x: I could not finish `{command.verb}`: Mattermost answered {exc}. "
                           "I will retry what was left undone when the connection is back.")]
+        except Exception:
+            log.exception("command %r in post %s failed", command.verb, post.id)
+            return [Reply(f":x: Something went wrong while handling `{command.verb}`; the details are in my log.")]
 
     async def _remember(self, post: Post) -> None:
         async with self.db.transaction() as conn:

@@ -1,0 +1,1 @@
+"""Alerts: the normalised Alert, parsers per monitoring tool, and JSON payload readers."""
