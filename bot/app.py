@@ -91,6 +91,10 @@ class Bot:
         cursors = await post_store.cursors(self.db)
         channels = set(cursors) | set(self.identity.watched_channel_ids)
         channels |= set(await incident_store.incident_channel_ids(self.db))
+        try:
+            channels |= {c["id"] for c in await self.rest.get_my_channels(self.identity.team.id)}
+        except MattermostError as exc:
+            log.warning("could not list the bot's channels: %s", exc)
         for channel_id in sorted(channels):
             since = cursors.get(channel_id, self.started_at)
             try:
@@ -103,6 +107,9 @@ class Bot:
                 log.info("catching up %d post(s) in channel %s", len(new_posts), channel_id)
             for post in new_posts:
                 await self.handle_post(post)
+            if channel_id not in cursors:
+                async with self.db.transaction() as conn:
+                    await post_store.advance_cursor(conn, channel_id, since)
 
     async def _finish_interrupted_setups(self) -> None:
         for incident in await incident_store.unfinished_setups(self.db):

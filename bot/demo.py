@@ -69,7 +69,7 @@ async def run_demo(keep_running: bool = True, port: int = 0) -> None:
         bot_user, bot_token = sandbox.create_bot("incident-bot", "Incident Bot")
         for user in (sandbox.admin, alice, bob, bot_user):
             sandbox.add_team_member(team["id"], user["id"])
-        town = sandbox.create_channel(team["id"], "town-square", "Town Square")
+        town = sandbox.channel_by_name(team["id"], "town-square")
         alerts = sandbox.create_channel(team["id"], "alerts", "Alerts")
         for user in (alice, bob):
             sandbox.add_channel_member(town["id"], user["id"])
