@@ -4,19 +4,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Awaitable, Callable
 
+from bot.alerts.buttons import ActionLinks, action_routes
+from bot.alerts.http_source import AlertReceiver
+from bot.alerts.mqtt_source import MqttAlertSource
+from bot.alerts.parsers import default_parsers
+from bot.alerts.service import AlertOrigin, AlertService
+from bot.chat.alert_commands import AlertCommands
 from bot.chat.context import CommandContext, Reply
 from bot.chat.handlers import LifecycleCommands
 from bot.chat.parsing import command_text
 from bot.chat.router import CommandRouter
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.http_server import serve_http
 from bot.incidents.model import Severity
 from bot.incidents.service import IncidentService, Team
 from bot.mattermost.errors import MattermostError
 from bot.mattermost.events import Connected, Event, Post, PostChange, PostEvent
 from bot.mattermost.rest import MattermostRest
 from bot.mattermost.websocket import WebsocketListener
+from bot.store import alerts as alert_store
 from bot.store import incidents as incident_store
 from bot.store import posts as post_store
 from bot.store.db import Database
@@ -44,24 +53,31 @@ class Bot:
     """Reads events, handles posts once each, and keeps its channels in sync after reconnects."""
 
     def __init__(self, *, db: Database, rest: MattermostRest, listener: WebsocketListener, identity: Identity,
-                 router: CommandRouter, incidents: IncidentService, users: UserDirectory, clock: Clock):
+                 router: CommandRouter, incidents: IncidentService, alerts: AlertService, users: UserDirectory,
+                 clock: Clock, services: dict[str, Callable[[], Awaitable[None]]] | None = None):
         self.db = db
         self.rest = rest
         self.listener = listener
         self.identity = identity
         self.router = router
         self.incidents = incidents
+        self.alerts = alerts
         self.users = users
         self.clock = clock
+        self.services = services or {}
         self.started_at = clock.now_ms()
         self.synced = asyncio.Event()
+        self.http_url = ""
         self._channel_is_direct: dict[str, bool] = {}
 
     async def run(self) -> None:
-        """Run the websocket reader and the event handler until cancelled."""
+        """Run the websocket reader, the event handler and the other inputs until cancelled."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self.listener.run(), name="websocket")
             group.create_task(self._handle_events(), name="events")
+            group.create_task(self.alerts.run_background(), name="alert-upkeep")
+            for name, service in self.services.items():
+                group.create_task(service(), name=name)
 
     async def _handle_events(self) -> None:
         while True:
@@ -84,6 +100,14 @@ class Bot:
             if event.sender_name.startswith("@"):
                 self.users.remember(event.post.user_id, event.sender_name[1:])
             await self.handle_post(event.post)
+        elif isinstance(event, PostEvent) and event.change is PostChange.EDITED:
+            await self.handle_edit(event.post)
+
+    async def handle_edit(self, post: Post) -> None:
+        """An edited post in a watched channel may carry a new alert state (Zabbix edits its post on recovery)."""
+        if post.channel_id in self.identity.watched_channel_ids and post.edit_at and not post.delete_at \
+                and not self._is_own(post):
+            await self.alerts.handle_post(post)
 
     async def catch_up(self) -> None:
         """Handle posts that arrived while the websocket was down (or the bot was stopped)."""
@@ -107,6 +131,11 @@ class Bot:
                 log.info("catching up %d post(s) in channel %s", len(new_posts), channel_id)
             for post in new_posts:
                 await self.handle_post(post)
+                if post.edit_at:
+                    await self.handle_edit(post)
+            for post in posts:
+                if post.create_at <= since and post.edit_at > since:
+                    await self.handle_edit(post)
             if channel_id not in cursors:
                 async with self.db.transaction() as conn:
                     await post_store.advance_cursor(conn, channel_id, since)
@@ -121,7 +150,7 @@ class Bot:
 
     async def handle_post(self, post: Post) -> None:
         """Handle one post exactly once: commands get answered, every post moves the channel's cursor."""
-        if post.user_id == self.identity.user_id or post.type.startswith("system_"):
+        if self._is_own(post) or post.type.startswith("system_"):
             await self._remember(post)
             return
         if await post_store.is_handled(self.db, post.id):
@@ -130,9 +159,15 @@ class Bot:
         replies: list[Reply] = []
         if command is not None:
             replies = await self._run_command(post, command)
+        elif post.channel_id in self.identity.watched_channel_ids:
+            await self.alerts.handle_post(post)
         await self._remember(post)
         for reply in replies:
             await self._send(post, reply)
+
+    def _is_own(self, post: Post) -> bool:
+        """The bot's own posts; a webhook the bot account owns posts for others, so those count as theirs."""
+        return post.user_id == self.identity.user_id and post.props.get("from_webhook") != "true"
 
     async def _run_command(self, post: Post, command) -> list[Reply]:
         ctx = CommandContext(
@@ -228,12 +263,43 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                 channel_prefix=config.incidents.channel_prefix)
             commands = LifecycleCommands(incidents, users, templates, bot_username=identity.username,
                                          default_severity=Severity(config.incidents.default_severity))
-            router = CommandRouter(commands.registry, templates, identity.username)
+            router = CommandRouter([*commands.specs, *AlertCommands(db, templates).specs], templates,
+                                   identity.username)
+            alerts = AlertService(
+                db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),
+                rules=config.alerts.rules, origin=AlertOrigin(next(iter(identity.watched_channel_ids), "")))
+            await alerts.load()
             listener = WebsocketListener(config.mattermost.url, config.mattermost.token, **(listener_options or {}))
             bot = Bot(db=db, rest=rest, listener=listener, identity=identity, router=router, incidents=incidents,
-                      users=users, clock=clock)
+                      alerts=alerts, users=users, clock=clock)
+            bot.services = await _alert_inputs(config, db, bot)
             if on_ready is not None:
                 on_ready(bot)
             await bot.run()
     finally:
         await db.close()
+
+
+async def _alert_inputs(config: Config, db: Database, bot: Bot) -> dict[str, Callable[[], Awaitable[None]]]:
+    """The optional inputs besides Mattermost: the HTTP server (webhooks, buttons) and MQTT."""
+    alerts = bot.alerts
+    services: dict[str, Callable[[], Awaitable[None]]] = {}
+    if config.http is not None:
+        http = config.http
+        secret = await alert_store.action_secret(db)
+        routes = []
+        if http.alerts_token:
+            routes += AlertReceiver(alerts.handle_alerts, token=http.alerts_token).routes()
+
+        def bound(url: str) -> None:
+            alerts.actions = ActionLinks(http.public_url or url, secret)
+            bot.http_url = url
+
+        routes += action_routes(ActionLinks(http.public_url or "http://unused", secret), alerts.on_click)
+        services["http"] = lambda: serve_http(routes, http.host, http.port, on_bound=bound)
+    if config.alerts.mqtt is not None:
+        mqtt = config.alerts.mqtt
+        source = MqttAlertSource(alerts.handle_alerts, host=mqtt.host, port=mqtt.port, topics=list(mqtt.topics),
+                                 client_id=mqtt.client_id, username=mqtt.username, password=mqtt.password)
+        services["mqtt"] = source.run
+    return services

@@ -4,12 +4,16 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from bot.yamlsource import Location, YamlDocument, YamlSourceError, load_yaml_file
+from bot.alerts.model import AlertSeverity
+from bot.alerts.parsers.generic import GenericRule
+from bot.alerts.rules import load_rules, rules_from_document
+from bot.problems import ConfigError, Problem
+from bot.yamlsource import YamlDocument, YamlSourceError, load_yaml_file
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _CHANNEL_NAME = re.compile(r"^[a-z0-9]+([a-z\-_0-9]+|(__)?)[a-z0-9]*$")
@@ -33,8 +37,31 @@ class PlaybooksConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    host: str
+    port: int = 1883
+    topics: tuple[str, ...] = ("alerts/#",)
+    client_id: str = "incident-bot"
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     channels: tuple[str, ...] = ()
+    rules: tuple[Any, ...] = ()          # bot.alerts.rules.Rule, in order
+    patterns: tuple[Any, ...] = ()       # bot.alerts.parsers.generic.GenericRule
+    mqtt: MqttConfig | None = None
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """The bot's own HTTP server: alert webhooks and Mattermost button callbacks."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""      # how Mattermost reaches the bot (button clicks); empty: the address it listens on
+    alerts_token: str = ""    # bearer token for the alert webhooks; empty: they are off
 
 
 @dataclass(frozen=True)
@@ -50,28 +77,9 @@ class Config:
     playbooks: PlaybooksConfig
     alerts: AlertsConfig = AlertsConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    http: HttpConfig | None = None
     log_level: str = "INFO"
     source: str = "<built in code>"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a config file."""
-
-    location: Location
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.key}: {self.message}" if self.key else f"{self.location}: {self.message}"
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; `problems` lists every reason, each with file, line and key."""
-
-    def __init__(self, problems: list[Problem]):
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
 
 
 # The schema: section -> key -> (required, parser). A parser returns the value or raises ValueError.
@@ -127,6 +135,68 @@ def _channel_prefix(value: Any) -> str:
     return text
 
 
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() \
+            or not 0 <= int(value) < 65536:
+        raise ValueError(f"must be a port number (0-65535), got {value!r}")
+    return int(value)
+
+
+def _listen(value: Any) -> tuple[str, int]:
+    host, _, port = _string(value).rpartition(":")
+    if not host:
+        raise ValueError(f"must be host:port, for example 0.0.0.0:8080, got {value!r}")
+    return host.strip("[]"), _port(port)
+
+
+def _mqtt(value: Any) -> MqttConfig:
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a mapping with host, port, topics, client_id, not {_kind(value)}")
+    known = {"host", "port", "topics", "client_id", "username", "password"}
+    for key in value:
+        if key not in known:
+            raise ValueError(f"unknown key {key!r}" + _did_you_mean(key, known))
+    if "host" not in value:
+        raise ValueError("host is required")
+    topics = value.get("topics", ["alerts/#"])
+    if not isinstance(topics, list) or not topics:
+        raise ValueError("topics must be a non-empty list of MQTT topic filters")
+    return MqttConfig(host=_string(value["host"]), port=_port(value.get("port", 1883)),
+                      topics=tuple(_string(t) for t in topics), client_id=_string(value.get("client_id", "incident-bot")),
+                      username=_string(value["username"]) if value.get("username") else None,
+                      password=str(value["password"]) if value.get("password") else None)
+
+
+def _patterns(value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list of patterns, not {_kind(value)}")
+    known = {"name", "pattern", "alert_name", "firing_values", "resolved_values", "severity", "labels"}
+    patterns = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise ValueError(f"[{index}] must be a mapping with name and pattern")
+        unknown = [k for k in item if k not in known]
+        if unknown:
+            raise ValueError(f"[{index}]: unknown key {unknown[0]!r}" + _did_you_mean(unknown[0], known))
+        options: dict[str, Any] = {"rule_name": str(item.get("name", "")), "pattern": item.get("pattern"),
+                                   "alert_name": str(item.get("alert_name", ""))}
+        for key in ("firing_values", "resolved_values"):
+            if key in item:
+                options[key] = tuple(str(v) for v in item[key])
+        if "severity" in item:
+            try:
+                options["default_severity"] = AlertSeverity(str(item["severity"]).lower())
+            except ValueError:
+                raise ValueError(f"[{index}].severity must be critical, warning or info") from None
+        if "labels" in item:
+            options["static_labels"] = {str(k): str(v) for k, v in (item["labels"] or {}).items()}
+        try:
+            patterns.append(GenericRule(**options))
+        except ValueError as exc:
+            raise ValueError(f"[{index}]: {exc}") from None
+    return tuple(patterns)
+
+
 def _log_level(value: Any) -> str:
     text = _string(value).upper()
     if text not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -138,7 +208,9 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "mattermost": {"url": (True, _url), "token": (True, _string), "team": (True, _string)},
     "storage": {"path": (True, _path)},
     "playbooks": {"dir": (True, _path)},
-    "alerts": {"channels": (False, _channel_names)},
+    "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
+               "patterns": (False, _patterns), "mqtt": (False, _mqtt)},
+    "http": {"listen": (False, _listen), "public_url": (False, _url), "alerts_token": (False, _string)},
     "incidents": {"channel_prefix": (False, _channel_prefix), "default_severity": (False, _severity)},
     "log_level": {},
 }
@@ -225,18 +297,43 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
     for section in REQUIRED_SECTIONS:
         if section not in root:
             problems.append(Problem(doc.where(()), section, "section is required but missing"))
+    base = Path(doc.file).parent if doc.file and not doc.file.startswith("<") else Path(".")
+    alerts = values.get("alerts", {})
+    rules = _rules(doc, base, alerts, problems)
     if problems:
         raise ConfigError(problems)
-    base = Path(doc.file).parent if doc.file and not doc.file.startswith("<") else Path(".")
     return Config(
         mattermost=MattermostConfig(**values["mattermost"]),
         storage=StorageConfig(path=_relative_to(base, values["storage"]["path"])),
         playbooks=PlaybooksConfig(dir=_relative_to(base, values["playbooks"]["dir"])),
-        alerts=AlertsConfig(**values.get("alerts", {})),
+        alerts=AlertsConfig(channels=alerts.get("channels", ()), rules=rules, patterns=alerts.get("patterns", ()),
+                            mqtt=alerts.get("mqtt")),
         incidents=IncidentsConfig(**values.get("incidents", {})),
+        http=_http(values["http"]) if "http" in values else None,
         log_level=values.get("log_level", {}).get("value", "INFO"),
         source=doc.file,
     )
+
+
+def _rules(doc: YamlDocument, base: Path, alerts: dict[str, Any], problems: list[Problem]) -> tuple[Any, ...]:
+    """Escalation rules: inline under alerts.rules, then those of alerts.rules_file."""
+    rules: tuple[Any, ...] = ()
+    try:
+        rules = rules_from_document(doc, ("alerts", "rules"))
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if "rules_file" in alerts:
+        try:
+            rules += load_rules(_relative_to(base, alerts["rules_file"]))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return rules
+
+
+def _http(values: dict[str, Any]) -> HttpConfig:
+    host, port = values.get("listen", ("127.0.0.1", 8080))
+    return HttpConfig(host=host, port=port, public_url=values.get("public_url", ""),
+                      alerts_token=values.get("alerts_token", ""))
 
 
 def _relative_to(base: Path, path: Path) -> Path:

@@ -6,12 +6,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import pytest
 
 from bot.app import Bot, build_and_run
-from bot.config import AlertsConfig, Config, MattermostConfig, PlaybooksConfig, StorageConfig
+from bot.config import AlertsConfig, Config, HttpConfig, MattermostConfig, PlaybooksConfig, StorageConfig
 from bot.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +23,18 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: 
     value = None
     while asyncio.get_running_loop().time() < deadline:
         value = check()
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+
+
+async def eventually_async(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Like `eventually`, for a check that has to await (a database query, say)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    value = None
+    while asyncio.get_running_loop().time() < deadline:
+        value = await check()
         if value:
             return value
         await asyncio.sleep(interval)
@@ -61,12 +73,13 @@ class World:
     def replies_to(self, post: dict) -> list[dict]:
         return [p for p in self.bot_posts(post["channel_id"]) if p["root_id"] == post["id"]]
 
-    def config(self, tmp_path: Path) -> Config:
+    def config(self, tmp_path: Path, *, alerts: AlertsConfig | None = None, http: HttpConfig | None = None) -> Config:
         return Config(
             mattermost=MattermostConfig(url=self.sandbox.url, token=self.bot_token, team=self.team["name"]),
             storage=StorageConfig(path=tmp_path / "state" / "bot.sqlite"),
             playbooks=PlaybooksConfig(dir=ROOT / "playbooks"),
-            alerts=AlertsConfig(channels=("alerts",)),
+            alerts=alerts or AlertsConfig(channels=("alerts",)),
+            http=http,
             source=str(tmp_path / "config.yaml"),
         )
 
@@ -102,6 +115,8 @@ def world(sandbox: Sandbox) -> World:
     alerts = sandbox.create_channel(team["id"], "alerts", "Alerts")
     for user in (alice, bob, carol, bot):
         sandbox.add_channel_member(town["id"], user["id"])
+    for user in (alice, bob):
+        sandbox.add_channel_member(alerts["id"], user["id"])
     return World(sandbox, team, alice, bob, carol, bot, token, town, alerts)
 
 
@@ -136,8 +151,8 @@ class BotRunner:
 async def run_bot(world: World, tmp_path: Path):
     runners: list[BotRunner] = []
 
-    async def start(**listener_options) -> BotRunner:
-        runner = BotRunner(world.config(tmp_path), **listener_options)
+    async def start(config: Config | None = None, **listener_options) -> BotRunner:
+        runner = BotRunner(config or world.config(tmp_path), **listener_options)
         runners.append(runner)
         await runner.start()
         return runner

@@ -20,7 +20,7 @@ from bot.alerts.rule_model import (
     DEFAULT_GROUP_BY, DEFAULT_GROUP_WINDOW_S, Match, Rule, RuleAction, RuleMatch, TimeWindow, ValueMatcher,
     evaluate, label_value,
 )
-from bot.config import ConfigError, Problem
+from bot.problems import ConfigError, Problem
 from bot.incidents.model import Severity
 from bot.yamlsource import YamlDocument, YamlSourceError, load_yaml_file
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.chat.commands import CommandRegistry, CommandSpec
+from bot.chat.commands import CommandSpec
 from bot.chat.context import CommandContext, Reply
 from bot.chat.parsing import BadArguments, start_arguments
 from bot.incidents.model import Action, Severity, TransitionRefused
@@ -40,8 +40,7 @@ class LifecycleCommands:
         self.templates = templates
         self.bot_username = bot_username
         self.default_severity = default_severity
-        self.registry = CommandRegistry([
-            CommandSpec("help", "help", "Show this list.", self.help, aliases=("?",)),
+        self.specs = [
             CommandSpec("start", "start <title> [sev1..sev4]",
                         "Open an incident with its own channel (default severity "
                         f"{default_severity.label}).", self.start, aliases=("new", "open")),
@@ -52,10 +51,7 @@ class LifecycleCommands:
                         in_incident=True, aliases=("close",)),
             CommandSpec("timeline", "timeline", "Show what happened, who did it and when.", self.timeline,
                         in_incident=True),
-        ])
-
-    async def help(self, ctx: CommandContext, args: str) -> list[Reply]:
-        return [Reply(self.templates.render("help", commands=self.registry.specs, bot=self.bot_username))]
+        ]
 
     async def start(self, ctx: CommandContext, args: str) -> list[Reply]:
         title, severity = start_arguments(args, self.default_severity)

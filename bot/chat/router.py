@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Sequence
 
-from bot.chat.commands import CommandRegistry
+from bot.chat.commands import CommandRegistry, CommandSpec
 from bot.chat.context import CommandContext, Reply
 from bot.chat.parsing import BadArguments, CommandText
 from bot.templates import Templates
@@ -12,10 +13,16 @@ log = logging.getLogger(__name__)
 
 
 class CommandRouter:
-    def __init__(self, registry: CommandRegistry, templates: Templates, bot_username: str):
-        self.registry = registry
+    """Owns the registry of every command (plus `help`, generated from it) and dispatches to them."""
+
+    def __init__(self, specs: Sequence[CommandSpec], templates: Templates, bot_username: str):
+        self.registry = CommandRegistry([CommandSpec("help", "help", "Show this list.", self.help, aliases=("?",)),
+                                         *specs])
         self.templates = templates
         self.bot_username = bot_username
+
+    async def help(self, ctx: CommandContext, args: str) -> list[Reply]:
+        return [Reply(self.templates.render("help", commands=self.registry.specs, bot=self.bot_username))]
 
     async def dispatch(self, ctx: CommandContext, command: CommandText) -> list[Reply]:
         """Run the command and return what to say; never raises for a user's mistake."""

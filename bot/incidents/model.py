@@ -73,6 +73,9 @@ class Incident:
     reporter_invited: bool = False
     link_post_id: str = ""
     setup_done: bool = False
+    summary: str = ""
+    alert_group: str = ""
+    alerts_post_id: str = ""
 
     @property
     def key(self) -> str:

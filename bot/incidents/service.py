@@ -88,23 +88,22 @@ class IncidentService:
 
     # ------------------------------------------------------------------ opening
     async def start(self, *, title: str, severity: Severity, reporter_id: str, origin_channel_id: str,
-                    origin_post_id: str) -> Incident | None:
-        """Open an incident for a command post (once per post) and set up its channel.
-
-        None when the post was already handled as something other than a start.
-        """
+                    origin_post_id: str, summary: str = "", alert_group: str = "") -> Incident:
+        """Open an incident (at most one per origin post) and set up its channel."""
         now = self.clock.now_ms()
         async with self.db.transaction() as conn:
-            if origin_post_id and not await post_store.mark_handled(conn, origin_post_id, origin_channel_id, now):
-                incident = await incident_store.incident_for_origin_post(self.db, origin_post_id)
-                if incident is None:
-                    return None
-                log.info("post %s already opened %s; finishing its setup", origin_post_id, incident.key)
+            existing = await incident_store.incident_for_origin_post(self.db, origin_post_id) if origin_post_id else None
+            if existing is not None:
+                log.info("post %s already opened %s; finishing its setup", origin_post_id, existing.key)
+                incident = existing
             else:
+                if origin_post_id:
+                    await post_store.mark_handled(conn, origin_post_id, origin_channel_id, now)
                 incident = await incident_store.insert_incident(conn, Incident(
                     id=0, title=title, severity=severity, status=Status.OPEN, reporter_id=reporter_id,
                     commander_id=reporter_id, created_at=now, updated_at=now,
-                    origin_channel_id=origin_channel_id, origin_post_id=origin_post_id))
+                    origin_channel_id=origin_channel_id, origin_post_id=origin_post_id, summary=summary,
+                    alert_group=alert_group, reporter_invited=reporter_id == self.bot_user_id))
                 await record(conn, incident.id, "created", at=now, actor_id=reporter_id, text=title,
                              data={"severity": severity.value})
         return await self.complete_setup(incident)
@@ -174,15 +173,15 @@ class IncidentService:
         return f"{self.site_url}/{self.team.name}/channels/{incident.channel_name}"
 
     # ------------------------------------------------------------------ changes
-    async def change(self, incident: Incident, action: Action, *, actor_id: str, text: str, post_id: str,
-                     channel_id: str) -> Incident | None:
-        """Apply a state-machine action from a command post; None if that post was already handled.
+    async def change(self, incident: Incident, action: Action, *, actor_id: str, text: str, post_id: str = "",
+                     channel_id: str = "") -> Incident | None:
+        """Apply a state-machine action (from a command post, if any); None if that post was already handled.
 
         Raises TransitionRefused (nothing is recorded then) when the action is not allowed.
         """
         now = self.clock.now_ms()
         async with self.db.transaction() as conn:
-            if not await post_store.mark_handled(conn, post_id, channel_id, now):
+            if post_id and not await post_store.mark_handled(conn, post_id, channel_id, now):
                 return None
             current = await incident_store.get_incident(self.db, incident.id)
             changed = transition(current, action, now)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .actions import ActionRoutes
 from .api_channels import ChannelRoutes
 from .api_files import FileRoutes
 from .api_hooks import HookRoutes
@@ -38,6 +39,7 @@ def build_app(sandbox: Sandbox, ws_ping_interval: float, ws_auth_timeout: float)
     TeamRoutes(core).register(router, API_ROOT)
     ChannelRoutes(core).register(router, API_ROOT)
     PostRoutes(core).register(router, API_ROOT)
+    ActionRoutes(core).register(router, API_ROOT)
     FileRoutes(core).register(router, API_ROOT)
     HookRoutes(core).register(router, API_ROOT)
     ControlRoutes(sandbox).register(router)

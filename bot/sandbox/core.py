@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from .accounts import Accounts
+from .actions import PostActions
 from .channels import Channels
 from .files import Files
 from .hub import Hub
@@ -29,6 +30,7 @@ class Core:
         self.post_lists = PostLists(self)
         self.files = Files(self)
         self.webhooks = Webhooks(self)
+        self.actions = PostActions(self)
 
     def version_id(self) -> str:
         """Return the server version string (X-Version-Id, hello's server_version)."""

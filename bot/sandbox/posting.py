@@ -5,6 +5,7 @@ import copy
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .attachments import comparable, generate_action_ids, strip_integrations
 from .errors import AppError, invalid_body_param, permission_denied
 from .events import Event, compact
 from .ids import is_valid_id, now_ms
@@ -87,6 +88,7 @@ class Posting:
         post = post_json(channel["id"], user_id, message, now=now, root_id=root_id, post_type=post_type,
                          props=props, hashtags=parse_hashtags(message), file_ids=file_ids,
                          pending_post_id=pending_post_id)
+        generate_action_ids(post["props"])
         self.state.posts[post["id"]] = post
         self.state.channel_posts[channel["id"]].append(post["id"])
         for file_id in post["file_ids"]:
@@ -164,6 +166,7 @@ class Posting:
     def for_client(self, post: dict) -> dict:
         """Return a copy of the post as the API serves it: thread counters and metadata filled in."""
         out = copy.deepcopy(post)
+        strip_integrations(out["props"])
         root_id = post["root_id"] or post["id"]
         replies = [p for p in self.state.thread_posts(root_id) if p["root_id"]]
         out["reply_count"] = len(replies)
@@ -192,9 +195,11 @@ class Posting:
             edited = True
         if isinstance(patch.get("props"), dict):
             keep = {k: v for k, v in post["props"].items() if k in RESERVED_PROPS}
-            if patch["props"].get("attachments") != post["props"].get("attachments"):
+            props = {**{k: v for k, v in patch["props"].items() if k not in RESERVED_PROPS}, **keep}
+            generate_action_ids(props)
+            if comparable(props.get("attachments")) != comparable(post["props"].get("attachments")):
                 edited = True
-            post["props"] = {**{k: v for k, v in patch["props"].items() if k not in RESERVED_PROPS}, **keep}
+            post["props"] = props
         if isinstance(patch.get("file_ids"), list):
             post["file_ids"] = [f for f in patch["file_ids"] if f in self.state.files]
             edited = True
@@ -205,6 +210,50 @@ class Posting:
         post["update_at"] = now
         self._publish_edited(post)
         return self.for_client(post)
+
+    def update_post(self, post_id: str, message: str, props: dict | None, file_ids: list) -> dict:
+        """Replace message, props and files as app.UpdatePost (SafeUpdate false, no permission check) does."""
+        post = self.get_live(post_id)
+        if post["type"].startswith("system_"):
+            raise AppError(400, "api.post.update_post.system_message.app_error", "Unable to update system message.")
+        if self.state.channels[post["channel_id"]]["delete_at"]:
+            raise AppError(400, "api.post.update_post.can_not_update_post_in_deleted.error",
+                           "Can not update a post in a deleted channel.")
+        check_message(message)
+        now = now_ms()
+        edited = message != post["message"]
+        props = copy.deepcopy(props) if props is not None else {}
+        generate_action_ids(props)
+        wanted = list(dict.fromkeys(f for f in file_ids if isinstance(f, str)))
+        kept = [f for f in wanted if f in post["file_ids"]]
+        added = self._attachable(post["user_id"], post["channel_id"], [f for f in wanted if f not in kept])
+        new_files = [f for f in wanted if f in kept or f in added]
+        for file_id in set(post["file_ids"]) - set(new_files):
+            self.state.files[file_id]["delete_at"] = now
+        for file_id in added:
+            self.state.files[file_id]["post_id"] = post["id"]
+        if new_files != post["file_ids"] or comparable(props.get("attachments")) != comparable(
+                post["props"].get("attachments")):
+            edited = True
+        post.update(message=message, hashtags=parse_hashtags(message), props=props, file_ids=new_files,
+                    update_at=now)
+        if edited:
+            post["edit_at"] = now
+        self._publish_edited(post)
+        return self.for_client(post)
+
+    def send_ephemeral(self, user_id: str, channel_id: str, message: str, *, root_id: str = "",
+                       props: dict | None = None) -> dict:
+        """Show a post to one user only (app.SendEphemeralPost): never stored, sent as ephemeral_message."""
+        post = post_json(channel_id, user_id, message, now=now_ms(), root_id=root_id, post_type="system_ephemeral",
+                         props=props)
+        post.update(update_at=0, file_ids=None)
+        generate_action_ids(post["props"])
+        client = copy.deepcopy(post)
+        strip_integrations(client["props"])
+        self.core.hub.publish(Event("ephemeral_message", {"post": compact(client)}, user_id=user_id,
+                                    channel_id=channel_id))
+        return client
 
     def set_pinned(self, post: dict, pinned: bool, actor: dict) -> None:
         """Pin or unpin (a PatchPost of is_pinned, so it also publishes post_edited)."""

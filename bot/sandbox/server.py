@@ -114,6 +114,14 @@ class Sandbox:
         user = self.core.state.users[user_id]
         return self.core.posting.create_post(user, channel_id, message, root_id=root_id, props=props)
 
+    async def click(self, user_id: str, post_id: str, action_id: str, selected_option: str = "") -> dict:
+        """Click a post's button as the user (POST /posts/{id}/actions/{action_id}); return the response body.
+
+        The integration is called and its answer applied as on the REST path; failures raise AppError.
+        """
+        user = self.core.state.users[user_id]
+        return await self.core.actions.click(user, post_id, action_id, selected_option=selected_option)
+
     # ---------------------------------------------------------------- inspection
     def posts(self, channel_id: str) -> list[dict]:
         """Return the channel's non-deleted posts, oldest first."""

@@ -22,6 +22,7 @@ class ServerSettings:
     enable_user_access_tokens: bool = True
     enable_file_attachments: bool = True
     max_file_size: int = 100 * 1024 * 1024
+    outgoing_integration_requests_timeout: int = 30
 
 
 def config_hash(settings: ServerSettings) -> str:
@@ -44,6 +45,7 @@ def config_json(settings: ServerSettings, rate: RateLimitSettings) -> dict:
             "EnableBotAccountCreation": settings.enable_bot_account_creation,
             "EnableUserAccessTokens": settings.enable_user_access_tokens, "EnableDeveloper": False,
             "EnableReliableWebSockets": True, "ExperimentalEnableHardenedMode": False,
+            "OutgoingIntegrationRequestsTimeout": settings.outgoing_integration_requests_timeout,
         },
         "TeamSettings": {"EnableUserCreation": True, "EnableOpenServer": False, "MaxUsersPerTeam": 50},
         "FileSettings": {"EnableFileAttachments": settings.enable_file_attachments,

@@ -79,3 +79,16 @@ async def incident_channel_ids(db: Database) -> list[str]:
 
 async def list_incidents(db: Database) -> list[Incident]:
     return [_incident(r) for r in await db.fetch_all("SELECT * FROM incidents ORDER BY id")]
+
+
+async def open_incident_for_group(db: Database, group_key: str) -> Incident | None:
+    """The unresolved incident that an alert group opened, if any."""
+    row = await db.fetch_one(
+        "SELECT * FROM incidents WHERE alert_group = ? AND status != ? ORDER BY id DESC LIMIT 1",
+        (group_key, Status.RESOLVED.value))
+    return _incident(row) if row else None
+
+
+async def set_alerts_post(conn: aiosqlite.Connection, incident_id: int, post_id: str) -> None:
+    """Remember the post that lists an incident's alerts (edited in place)."""
+    await conn.execute("UPDATE incidents SET alerts_post_id = ? WHERE id = ?", (post_id, incident_id))

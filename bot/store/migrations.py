@@ -48,4 +48,52 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         last_update_at INTEGER NOT NULL
     );
     """),
+    (2, """
+    ALTER TABLE incidents ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+    ALTER TABLE incidents ADD COLUMN alert_group TEXT NOT NULL DEFAULT '';
+    ALTER TABLE incidents ADD COLUMN alerts_post_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX incidents_alert_group ON incidents(alert_group) WHERE alert_group != '';
+
+    CREATE TABLE incident_alerts (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        fingerprint TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        link TEXT NOT NULL DEFAULT '',
+        post_id TEXT NOT NULL DEFAULT '',
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (incident_id, fingerprint)
+    );
+
+    CREATE TABLE alert_posts (
+        post_id TEXT NOT NULL,
+        edit_at INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        parser TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        outcome TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (post_id, edit_at)
+    );
+
+    CREATE TABLE alert_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE alert_timers (
+        fingerprint TEXT PRIMARY KEY,
+        due_at INTEGER NOT NULL,
+        alert TEXT NOT NULL
+    );
+
+    CREATE TABLE alert_silences (
+        fingerprint TEXT PRIMARY KEY,
+        until_ms INTEGER NOT NULL,
+        user_id TEXT NOT NULL
+    );
+    """),
 )
