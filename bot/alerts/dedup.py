@@ -131,10 +131,12 @@ class Decision:
 
 
 def group_of(rule: Rule, alert: Alert) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Return the group key and group labels: the rule name plus its group_by labels, or the tool's own group key."""
+    """Return the group key and group labels: the rule name plus the values of its group_by labels.
+
+    Labels, not a tool's own group key, so that one alert reaching the bot by two paths (Alertmanager's
+    Slack post and its webhook) lands in one group.
+    """
     labels = tuple((label, label_value(alert, label) or "") for label in rule.group_by)
-    if not rule.group_by_explicit and alert.group_key:
-        return f"{rule.name}@{json.dumps(alert.group_key, ensure_ascii=False)}", labels
     inner = ",".join(f"{label}={json.dumps(value, ensure_ascii=False)}" for label, value in labels)
     return f"{rule.name}{{{inner}}}", labels
 

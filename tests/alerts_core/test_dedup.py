@@ -10,8 +10,10 @@ import pytest
 
 from bot.alerts.dedup import AlertBook, BookLimits, Decision, DecisionKind, decide, group_of, recheck
 from bot.alerts.model import Alert, AlertSeverity, AlertSource, AlertStatus
+from bot.alerts.parsers import default_parsers, recognise
 from bot.alerts.payloads import alerts_from_alertmanager_webhook
 from bot.alerts.rules import Rule, RuleAction, RuleMatch
+from bot.mattermost.events import Post
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alerts"
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
@@ -228,15 +230,18 @@ def test_a_resolved_alert_finds_its_group_when_another_rule_matches_now():
     assert run2(resolved(), None).should_resolve_incident
 
 
-def test_alertmanager_group_key_groups_a_webhook_and_explicit_group_by_overrides_it():
+def test_a_webhook_and_the_slack_post_of_the_same_group_land_in_one_group():
     fire = alerts_from_alertmanager_webhook(json.loads((FIXTURES / "alertmanager_webhook_firing.json").read_text()))
     done = alerts_from_alertmanager_webhook(json.loads((FIXTURES / "alertmanager_webhook_resolved.json").read_text()))
     run, match = Run(), page_rule(resolve_incident=True)
     first, second = (run(a, match) for a in fire)
     assert (first.kind, second.kind) == (Kind.OPEN_INCIDENT, Kind.JOIN_INCIDENT)
-    assert first.group_key == 'page@"{}:{alertname=\\"InstanceDown\\"}"'
+    assert first.group_key == 'page{alertname="InstanceDown"}'
     (end,) = (run(a, match, MINUTE) for a in done)
     assert (end.kind, end.all_resolved, end.firing) == (Kind.RESOLVED, False, 1)
+    post = recognise(Post.from_json(json.loads((FIXTURES / "alertmanager_slack_firing.json").read_text())),
+                     default_parsers()).alerts[0]
+    assert run(post, match).kind is Kind.JOIN_INCIDENT
     assert group_of(page_rule(group_by=("instance",), group_by_explicit=True).rule, fire[0])[0] == \
         'page{instance="10.0.0.11:9100"}'
 

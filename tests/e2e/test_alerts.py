@@ -32,12 +32,12 @@ RULES = """
 TOKEN = "alert-webhook-token"
 
 
-def alert_config(world: World, tmp_path: Path, extra: str = ""):
+def alert_config(world: World, tmp_path: Path, extra: str = "", rules: str = RULES):
     path = tmp_path / "config.yaml"
     path.write_text(
         f"mattermost:\n  url: {world.sandbox.url}\n  token: ${{TEST_BOT_TOKEN}}\n  team: {world.team['name']}\n"
         f"storage:\n  path: state/bot.sqlite\nplaybooks:\n  dir: playbooks\n"
-        f"alerts:\n  channels: [alerts]\n{RULES}{extra}"
+        f"alerts:\n  channels: [alerts]\n{rules}{extra}"
         f"http:\n  listen: 127.0.0.1:0\n  alerts_token: {TOKEN}\n")
     return load_config(path, {"TEST_BOT_TOKEN": world.bot_token})
 
