@@ -69,6 +69,8 @@ class Bot:
         self.synced = asyncio.Event()
         self.http_url = ""
         self._channel_is_direct: dict[str, bool] = {}
+        self._cursors: dict[str, int] = {}
+        self._followed: set[str] = set()   # channels whose cursor is in the database
 
     async def run(self) -> None:
         """Run the websocket reader, the event handler and the other inputs until cancelled."""
@@ -76,6 +78,7 @@ class Bot:
             group.create_task(self.listener.run(), name="websocket")
             group.create_task(self._handle_events(), name="events")
             group.create_task(self.alerts.run_background(), name="alert-upkeep")
+            group.create_task(self._keep_cursors(), name="cursors")
             for name, service in self.services.items():
                 group.create_task(service(), name=name)
 
@@ -112,15 +115,21 @@ class Bot:
     async def catch_up(self) -> None:
         """Handle posts that arrived while the websocket was down (or the bot was stopped)."""
         await self._finish_interrupted_setups()
+        await self.save_cursors()
         cursors = await post_store.cursors(self.db)
+        self._followed.update(cursors)
         channels = set(cursors) | set(self.identity.watched_channel_ids)
         channels |= set(await incident_store.incident_channel_ids(self.db))
         try:
             channels |= {c["id"] for c in await self.rest.get_my_channels(self.identity.team.id)}
         except MattermostError as exc:
             log.warning("could not list the bot's channels: %s", exc)
+        # A channel without a cursor of its own is read from the last moment the bot saw anything at all
+        # (posts made there while the bot was down are meant for it), or from this start on a first run.
+        default_since = cursors.pop(post_store.ANY_CHANNEL, self.started_at)
+        channels.discard(post_store.ANY_CHANNEL)
         for channel_id in sorted(channels):
-            since = cursors.get(channel_id, self.started_at)
+            since = cursors.get(channel_id, default_since)
             try:
                 posts = await self.rest.get_posts_since(channel_id, since)
             except MattermostError as exc:
@@ -137,8 +146,7 @@ class Bot:
                 if post.create_at <= since and post.edit_at > since:
                     await self.handle_edit(post)
             if channel_id not in cursors:
-                async with self.db.transaction() as conn:
-                    await post_store.advance_cursor(conn, channel_id, since)
+                self._cursors.setdefault(channel_id, since)
 
     async def _finish_interrupted_setups(self) -> None:
         for incident in await incident_store.unfinished_setups(self.db):
@@ -149,21 +157,52 @@ class Bot:
                 log.warning("could not finish the setup of %s yet: %s", incident.key, exc)
 
     async def handle_post(self, post: Post) -> None:
-        """Handle one post exactly once: commands get answered, every post moves the channel's cursor."""
+        """Handle one post exactly once: commands get answered, alert posts go to the alert pipeline.
+
+        Commands are de-duplicated by the handled-posts table, alert posts by the alert pipeline's own
+        record; other posts need nothing. Every post moves its channel's catch-up cursor.
+        """
+        await self._seen(post)
         if self._is_own(post) or post.type.startswith("system_"):
-            await self._remember(post)
+            return
+        command = command_text(post.message, self.identity.username, await self._is_direct(post.channel_id))
+        if command is None:
+            if post.channel_id in self.identity.watched_channel_ids:
+                await self.alerts.handle_post(post)
             return
         if await post_store.is_handled(self.db, post.id):
             return
-        command = command_text(post.message, self.identity.username, await self._is_direct(post.channel_id))
-        replies: list[Reply] = []
-        if command is not None:
-            replies = await self._run_command(post, command)
-        elif post.channel_id in self.identity.watched_channel_ids:
-            await self.alerts.handle_post(post)
-        await self._remember(post)
+        replies = await self._run_command(post, command)
+        async with self.db.transaction() as conn:
+            await post_store.mark_handled(conn, post.id, post.channel_id, self.clock.now_ms())
         for reply in replies:
             await self._send(post, reply)
+
+    async def _seen(self, post: Post) -> None:
+        """Move the channel's cursor; the first post seen in a channel is written at once, later ones in batches."""
+        update_at = max(post.update_at, post.create_at)
+        if update_at > self._cursors.get(post.channel_id, 0):
+            self._cursors[post.channel_id] = update_at
+        if post.channel_id not in self._followed:
+            await self.save_cursors()
+
+    async def save_cursors(self) -> None:
+        """Write the channels' catch-up cursors (batched: a crash re-reads at most a moment of posts)."""
+        cursors, self._cursors = self._cursors, {}
+        self._followed.update(cursors)
+        if cursors:
+            async with self.db.transaction() as conn:
+                for channel_id, update_at in cursors.items():
+                    await post_store.advance_cursor(conn, channel_id, update_at)
+                await post_store.advance_cursor(conn, post_store.ANY_CHANNEL, max(cursors.values()))
+
+    async def _keep_cursors(self, interval: float = 0.5) -> None:
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                await self.save_cursors()
+        finally:
+            await asyncio.shield(self.save_cursors())
 
     def _is_own(self, post: Post) -> bool:
         """The bot's own posts; a webhook the bot account owns posts for others, so those count as theirs."""
@@ -185,11 +224,6 @@ class Bot:
         except Exception:
             log.exception("command %r in post %s failed", command.verb, post.id)
             return [Reply(f":x: Something went wrong while handling `{command.verb}`; the details are in my log.")]
-
-    async def _remember(self, post: Post) -> None:
-        async with self.db.transaction() as conn:
-            await post_store.mark_handled(conn, post.id, post.channel_id, self.clock.now_ms())
-            await post_store.advance_cursor(conn, post.channel_id, max(post.update_at, post.create_at))
 
     async def _send(self, post: Post, reply: Reply) -> None:
         channel_id = reply.channel_id or post.channel_id

@@ -35,11 +35,24 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEVERITY = {AlertSeverity.CRITICAL: Severity.SEV2, AlertSeverity.WARNING: Severity.SEV3,
                     AlertSeverity.INFO: Severity.SEV4}
-STATUS_POST_INTERVAL_S = 2.0
+STATUS_POST_INTERVAL_S = 5.0   # an incident's alerts post is edited at most this often
+SETUP_WORKERS = 3
+INCIDENT_CACHE_S = 1.0
 IGNORE_MS = 3600 * 1000
 TIMELINE_KIND = {DecisionKind.OPEN_INCIDENT: "alert_received", DecisionKind.JOIN_INCIDENT: "alert_joined",
                  DecisionKind.REPEAT: "alert_repeated", DecisionKind.RESOLVED: "alert_resolved",
                  DecisionKind.FLAP: "alert_flapped"}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What was made of one version of a post in a watched channel, for `why`."""
+
+    post_id: str
+    edit_at: int
+    parser: str
+    reason: str
+    outcome: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -67,10 +80,16 @@ class AlertService:
         self._book_dirty = False
         self._status_due: dict[int, float] = {}
         self._titles = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self._setups: asyncio.Queue[Incident] = asyncio.Queue()
+        self._silences: dict[str, int] = {}
+        self._notes: list[tuple[int, DecisionKind, Alert]] = []
+        self._recent: dict[int, tuple[float, Incident]] = {}
+        self._last_refresh: dict[int, float] = {}
         self.timers_changed = asyncio.Event()
 
     async def load(self) -> None:
-        """Restore the de-duplication book saved before a restart."""
+        """Restore the de-duplication book and the silences saved before a restart."""
+        self._silences = await alert_store.silences(self.db)
         saved = await alert_store.load_book(self.db)
         if saved:
             try:
@@ -81,30 +100,40 @@ class AlertService:
     # ------------------------------------------------------------------ inputs
     async def handle_post(self, post: Post) -> None:
         """Recognise an alert post (new or edited) in a watched channel and act on its alerts, once per version."""
-        recognition = recognise(post, self.parsers)
-        async with self.db.transaction() as conn:
-            fresh = await alert_store.explain_post(conn, post.id, post.edit_at, self.clock.now_ms(),
-                                                   recognition.parser or "", recognition.reason or "", [])
-        if not fresh:
+        if await alert_store.is_explained(self.db, post.id, post.edit_at):
             return
+        recognition = recognise(post, self.parsers)
         if not recognition.is_alert:
             log.info("not an alert: post %s in %s (%s)", post.id, post.channel_id, recognition.reason)
-            return
         outcome = [await self.handle_alert(alert, post) for alert in recognition.alerts]
-        async with self.db.transaction() as conn:
-            await alert_store.set_outcome(conn, post.id, post.edit_at, outcome)
+        await self._commit(Explanation(post.id, post.edit_at, recognition.parser, recognition.reason, outcome))
 
     async def handle_alerts(self, alerts: list[Alert]) -> None:
         """Alerts from MQTT or the HTTP receiver."""
         for alert in alerts:
             await self.handle_alert(alert, None)
+        await self._commit()
+
+    async def _commit(self, explanation: "Explanation | None" = None) -> None:
+        """Write the alerts noted on incidents (and what was made of a post) in one transaction."""
+        notes, self._notes = self._notes, []
+        now = self.clock.now_ms()
+        async with self.db.transaction() as conn:
+            for incident_id, kind, alert in notes:
+                noted = await alert_store.note_alert(conn, incident_id, alert, now)
+                await record(conn, incident_id, TIMELINE_KIND[kind], at=now, text=f"{alert.name} ({alert.status.value})",
+                             data={"fingerprint": alert.fingerprint, "count": noted.count, "post_id": alert.post_id,
+                                   "source": alert.source.value})
+            if explanation is not None:
+                await alert_store.explain_post(conn, explanation.post_id, explanation.edit_at, now, explanation.parser,
+                                               explanation.reason, explanation.outcome)
 
     async def handle_alert(self, alert: Alert, post: Post | None) -> dict[str, Any]:
         """Decide about one alert and carry the decisions out; returns what happened, for `why`."""
         async with self._lock:
             now = self.clock.now_ms()
             outcome: dict[str, Any] = {"alert": alert_to_json(alert), "decisions": []}
-            if await alert_store.silenced_until(self.db, alert.fingerprint) > now:
+            if self._silences.get(alert.fingerprint, 0) > now:
                 outcome["decisions"].append({"kind": "silenced", "rule": None, "incident": None})
                 return outcome
             matches: list[RuleMatch | None] = list(evaluate(self.rules, alert, _utc(now))) or [None]
@@ -134,6 +163,7 @@ class AlertService:
                 self.book, decision = recheck(self.book, alert, match, now)
                 self._book_dirty = True
                 await self._carry_out(decision, None)
+            await self._commit()
 
     async def next_timer_at(self) -> int | None:
         pending = await alert_store.timers(self.db)
@@ -148,7 +178,7 @@ class AlertService:
         for group in groups:
             if group is None or group.incident_id is None:
                 continue
-            incident = await incident_store.get_incident(self.db, int(group.incident_id))
+            incident = await self._incident(int(group.incident_id))
             if incident is None or incident.status is Status.RESOLVED:
                 self.book = self.book.close_incident(group.incident_id)
 
@@ -174,27 +204,57 @@ class AlertService:
                 return incident.id
         return None
 
+    async def _incident(self, incident_id: int) -> Incident | None:
+        """An incident as read at most INCIDENT_CACHE_S ago: a storm of alerts reads the same few."""
+        now = asyncio.get_running_loop().time()
+        cached = self._recent.get(incident_id)
+        if cached is not None and now - cached[0] < INCIDENT_CACHE_S:
+            return cached[1]
+        incident = await incident_store.get_incident(self.db, incident_id)
+        if incident is not None:
+            self._recent[incident_id] = (now, incident)
+        return incident
+
     async def _incident_of(self, decision: Decision) -> Incident | None:
         if decision.incident_id is not None:
-            return await incident_store.get_incident(self.db, int(decision.incident_id))
+            return await self._incident(int(decision.incident_id))
         if decision.group_key:
             return await incident_store.open_incident_for_group(self.db, decision.group_key)
         return None
 
     async def _open_incident(self, decision: Decision, post: Post | None) -> Incident | None:
-        """Open (or, after a crash, find) the incident of a new alert group."""
+        """Open (or, after a crash, find) the incident of a new alert group.
+
+        Only the record is made here; its channel is set up in the background, so the alerts that
+        follow are not held up by Mattermost calls.
+        """
         alert, rule = decision.alert, decision.rule
         incident = await incident_store.open_incident_for_group(self.db, decision.group_key)
         if incident is None:
             severity = (decision.match.severity if decision.match else None) or DEFAULT_SEVERITY[alert.severity]
-            incident = await self.incidents.start(
+            incident, _ = await self.incidents.open(
                 title=self._title(rule, alert), severity=severity, reporter_id=self.incidents.bot_user_id,
                 origin_channel_id=post.channel_id if post else self.origin.channel_id,
                 origin_post_id=post.id if post else "", summary=self._summary(alert, post),
                 alert_group=decision.group_key)
+            self._set_up_later(incident)
         self.book = self.book.with_incident(decision.group_key, incident.id)
         await self._note(incident, decision)
         return incident
+
+    def _set_up_later(self, incident: Incident) -> None:
+        self._setups.put_nowait(incident)
+
+    async def _setup_worker(self) -> None:
+        """Set up the channels of incidents opened by alerts, one at a time per worker."""
+        while True:
+            incident = await self._setups.get()
+            try:
+                await self.incidents.complete_setup(incident, resuming=False)
+            except MattermostError as exc:
+                log.warning("could not set up %s yet (%s); it is retried after the next reconnect", incident.key, exc)
+            except Exception:
+                log.exception("setting up %s failed", incident.key)
 
     def _title(self, rule: Rule | None, alert: Alert) -> str:
         if rule is not None and rule.title:
@@ -215,15 +275,9 @@ class AlertService:
         return f"{self.incidents.site_url}/{self.incidents.team.name}/pl/{post.id}"
 
     async def _note(self, incident: Incident, decision: Decision) -> None:
-        """Record the alert on the incident (list and timeline) and schedule a refresh of its alerts post."""
-        alert, now = decision.alert, self.clock.now_ms()
-        async with self.db.transaction() as conn:
-            noted = await alert_store.note_alert(conn, incident.id, alert, now)
-            await record(conn, incident.id, TIMELINE_KIND[decision.kind], at=now,
-                         text=f"{alert.name} ({alert.status.value})",
-                         data={"fingerprint": alert.fingerprint, "count": noted.count, "post_id": alert.post_id,
-                               "source": alert.source.value})
-        self._status_due.setdefault(incident.id, asyncio.get_running_loop().time())
+        """Note the alert on the incident (list and timeline, written by `_commit`); its alerts post follows."""
+        self._notes.append((incident.id, decision.kind, decision.alert))
+        self._status_due.setdefault(incident.id, asyncio.get_running_loop().time())   # refreshed by `flush`
 
     async def _announce_resolved(self, incident: Incident, decision: Decision) -> None:
         alert = decision.alert
@@ -254,8 +308,10 @@ class AlertService:
         """Carry out a click on an alert's buttons; returns the text that replaces the buttons."""
         alert, user = click.alert, click.user_name or "someone"
         if click.action == "ignore":
+            until = self.clock.now_ms() + IGNORE_MS
             async with self.db.transaction() as conn:
-                await alert_store.silence(conn, alert.fingerprint, self.clock.now_ms() + IGNORE_MS, click.user_id)
+                await alert_store.silence(conn, alert.fingerprint, until, click.user_id)
+            self._silences[alert.fingerprint] = until
             return f":zzz: @{user} ignored **{alert.name}** for 1 hour."
         async with self._lock:
             group = self.book.tracking(alert.fingerprint)
@@ -284,37 +340,58 @@ class AlertService:
 
     # ------------------------------------------------------------------ background
     async def flush(self, force: bool = False) -> None:
-        """Save the book and refresh incidents' alert posts, at most every STATUS_POST_INTERVAL_S each."""
+        """Save the book, and refresh the alerts post of the incident whose turn it is (all if `force`).
+
+        One refresh per call keeps these edits to a small share of the bot's write budget in a storm.
+        """
         if self._book_dirty:
             self._book_dirty = False
             async with self.db.transaction() as conn:
                 await alert_store.save_book(conn, self.book.prune(self.clock.now_ms()).to_json())
         now = asyncio.get_running_loop().time()
-        for incident_id, due in list(self._status_due.items()):
-            if force or now >= due:
-                del self._status_due[incident_id]
-                try:
-                    await self._refresh_alerts_post(incident_id)
-                except MattermostError as exc:
-                    log.warning("could not refresh the alerts post of INC-%s: %s", incident_id, exc)
-                    self._status_due[incident_id] = now + STATUS_POST_INTERVAL_S
+        due = sorted((max(noted, self._last_refresh.get(i, 0.0) + STATUS_POST_INTERVAL_S), i)
+                     for i, noted in self._status_due.items())
+        for when, incident_id in due if force else due[:1]:
+            if when > now and not force:
+                break
+            noted = self._status_due.pop(incident_id)   # alerts noted during the refresh schedule another
+            try:
+                done = await self._refresh_alerts_post(incident_id)
+                if done:
+                    self._last_refresh[incident_id] = now
+            except MattermostError as exc:
+                log.warning("could not refresh the alerts post of INC-%s: %s", incident_id, exc)
+                self._last_refresh[incident_id] = now
+                done = False
+            if not done:
+                self._status_due.setdefault(incident_id, noted)
 
-    async def _refresh_alerts_post(self, incident_id: int) -> None:
+    async def _refresh_alerts_post(self, incident_id: int) -> bool:
+        """Post or edit the list of an incident's alerts; False while its channel is not there yet."""
         incident = await incident_store.get_incident(self.db, incident_id)
-        if incident is None or not incident.channel_id:
-            return
+        if incident is None:
+            return True
+        if not incident.setup_done:
+            return False
         text = self.templates.render("alerts_status", incident=incident,
                                      alerts=await alert_store.incident_alerts(self.db, incident_id))
         if incident.alerts_post_id:
             await self.chat.patch_post(incident.alerts_post_id, message=text)
-            return
+            return True
         created = await self.chat.create_post(incident.channel_id, text,
                                               props={"incident_bot": {"incident": incident.id, "role": "alerts"}})
         async with self.db.transaction() as conn:
-            await incident_store.set_alerts_post(conn, incident.id, created.id)
+            await incident_store.update_fields(conn, incident.id, {"alerts_post_id": created.id})
+        return True
 
-    async def run_background(self, interval: float = 0.5) -> None:
-        """Flush and fire timers until cancelled."""
+    async def run_background(self) -> None:
+        """Set up incidents' channels, refresh alert posts and fire timers, until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for number in range(SETUP_WORKERS):
+                group.create_task(self._setup_worker(), name=f"incident-setup-{number}")
+            group.create_task(self._upkeep(), name="alert-upkeep")
+
+    async def _upkeep(self, interval: float = 0.5) -> None:
         while True:
             try:
                 await self.flush()

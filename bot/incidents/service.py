@@ -90,54 +90,70 @@ class IncidentService:
     async def start(self, *, title: str, severity: Severity, reporter_id: str, origin_channel_id: str,
                     origin_post_id: str, summary: str = "", alert_group: str = "") -> Incident:
         """Open an incident (at most one per origin post) and set up its channel."""
+        incident, fresh = await self.open(title=title, severity=severity, reporter_id=reporter_id,
+                                          origin_channel_id=origin_channel_id, origin_post_id=origin_post_id,
+                                          summary=summary, alert_group=alert_group)
+        return await self.complete_setup(incident, resuming=not fresh)
+
+    async def open(self, *, title: str, severity: Severity, reporter_id: str, origin_channel_id: str,
+                   origin_post_id: str, summary: str = "", alert_group: str = "") -> tuple[Incident, bool]:
+        """Record a new incident (or find the one its origin post already opened); True when it is new.
+
+        Only the database is touched: the channel and posts come with `complete_setup`.
+        """
         now = self.clock.now_ms()
         async with self.db.transaction() as conn:
             existing = await incident_store.incident_for_origin_post(self.db, origin_post_id) if origin_post_id else None
             if existing is not None:
                 log.info("post %s already opened %s; finishing its setup", origin_post_id, existing.key)
-                incident = existing
-            else:
-                if origin_post_id:
-                    await post_store.mark_handled(conn, origin_post_id, origin_channel_id, now)
-                incident = await incident_store.insert_incident(conn, Incident(
-                    id=0, title=title, severity=severity, status=Status.OPEN, reporter_id=reporter_id,
-                    commander_id=reporter_id, created_at=now, updated_at=now,
-                    origin_channel_id=origin_channel_id, origin_post_id=origin_post_id, summary=summary,
-                    alert_group=alert_group, reporter_invited=reporter_id == self.bot_user_id))
-                await record(conn, incident.id, "created", at=now, actor_id=reporter_id, text=title,
-                             data={"severity": severity.value})
-        return await self.complete_setup(incident)
+                return existing, False
+            if origin_post_id:
+                await post_store.mark_handled(conn, origin_post_id, origin_channel_id, now)
+            incident = await incident_store.insert_incident(conn, Incident(
+                id=0, title=title, severity=severity, status=Status.OPEN, reporter_id=reporter_id,
+                commander_id=reporter_id, created_at=now, updated_at=now,
+                origin_channel_id=origin_channel_id, origin_post_id=origin_post_id, summary=summary,
+                alert_group=alert_group, reporter_invited=reporter_id == self.bot_user_id))
+            await record(conn, incident.id, "created", at=now, actor_id=reporter_id, text=title,
+                         data={"severity": severity.value})
+        return incident, True
 
-    async def complete_setup(self, incident: Incident) -> Incident:
-        """Do whatever part of the channel/invite/header/pin/link setup has not happened yet."""
+    async def complete_setup(self, incident: Incident, *, resuming: bool = True) -> Incident:
+        """Do whatever part of the channel/invite/header/pin/link setup has not happened yet.
+
+        Each step's result is saved as soon as it happened. When `resuming` an interrupted setup, posts
+        that may already exist are looked for first, so none is made twice.
+        """
         if not incident.channel_id:
             channel = await self._create_channel(incident)
-            incident = await self._save(replace(incident, channel_id=channel["id"], channel_name=channel["name"]),
+            incident = await self._step(incident, {"channel_id": channel["id"], "channel_name": channel["name"]},
                                         "channel_created", text=f"~{channel['name']}", data={"channel_id": channel["id"]})
+            async with self.db.transaction() as conn:   # follow the channel from its creation (server time)
+                await post_store.advance_cursor(conn, incident.channel_id, int(channel.get("create_at") or 1) - 1)
         if not incident.reporter_invited:
             await self.chat.add_channel_member(incident.channel_id, incident.reporter_id)
-            incident = await self._save(replace(incident, reporter_invited=True), "member_added",
+            incident = await self._step(incident, {"reporter_invited": True}, "member_added",
                                         actor_id=incident.reporter_id, data={"user_id": incident.reporter_id})
         if not incident.header_post_id:
-            header = await self._find_bot_post(incident.channel_id, incident, "header", incident.created_at)
+            header = await self._find_bot_post(incident.channel_id, incident, "header") if resuming else None
             if header is None:
                 header = await self.chat.create_post(incident.channel_id, await self._header_text(incident),
                                                      props=self._props(incident, "header"))
-            incident = await self._save(replace(incident, header_post_id=header.id))
+            incident = await self._step(incident, {"header_post_id": header.id})
         if not incident.header_pinned:
             await self.chat.pin_post(incident.header_post_id)
-            incident = await self._save(replace(incident, header_pinned=True), "summary_pinned",
+            incident = await self._step(incident, {"header_pinned": True}, "summary_pinned",
                                         data={"post_id": incident.header_post_id})
         if not incident.link_post_id and incident.origin_channel_id:
-            link = await self._find_bot_post(incident.origin_channel_id, incident, "link", incident.created_at)
+            link = await self._find_bot_post(incident.origin_channel_id, incident, "link") if resuming else None
             if link is None:
                 link = await self.chat.create_post(
                     incident.origin_channel_id,
                     self.templates.render("started", incident=incident, channel_url=self.channel_url(incident)),
                     root_id=incident.origin_post_id, props=self._props(incident, "link"))
-            incident = await self._save(replace(incident, link_post_id=link.id))
+            incident = await self._step(incident, {"link_post_id": link.id})
         if not incident.setup_done:
-            incident = await self._save(replace(incident, setup_done=True))
+            incident = await self._step(incident, {"setup_done": True})
         return incident
 
     async def _create_channel(self, incident: Incident) -> dict[str, Any]:
@@ -156,9 +172,9 @@ class IncidentService:
                 return existing
         raise RuntimeError(f"could not find a free channel name for {incident.key}")
 
-    async def _find_bot_post(self, channel_id: str, incident: Incident, role: str, since: int) -> Post | None:
+    async def _find_bot_post(self, channel_id: str, incident: Incident, role: str) -> Post | None:
         """A post this bot already made for this incident and role (after a crash), if any."""
-        for post in await self.chat.get_posts_since(channel_id, since - 1):
+        for post in await self.chat.get_posts_since(channel_id, incident.created_at - 1):
             tag = post.props.get("incident_bot")
             if post.user_id == self.bot_user_id and isinstance(tag, dict) and \
                     tag.get("incident") == incident.id and tag.get("role") == role and not post.delete_at:
@@ -204,14 +220,13 @@ class IncidentService:
             commander=await self.users.username(incident.commander_id),
             reporter=await self.users.username(incident.reporter_id))
 
-    async def _save(self, incident: Incident, kind: str = "", *, actor_id: str = "", text: str = "",
-                    data: dict | None = None) -> Incident:
-        """Persist a setup step's result (and its timeline entry, when it is one people care about)."""
+    async def _step(self, incident: Incident, changes: dict[str, Any], kind: str = "", *, actor_id: str = "",
+                    text: str = "", data: dict | None = None) -> Incident:
+        """Save one setup step's result (only its own fields) and its timeline entry, if it has one."""
         now = self.clock.now_ms()
-        incident = replace(incident, updated_at=now)
         async with self.db.transaction() as conn:
-            await incident_store.save_incident(conn, incident)
+            await incident_store.update_fields(conn, incident.id, {**changes, "updated_at": now})
             if kind:
                 await record(conn, incident.id, kind, at=now, actor_id=actor_id or self.bot_user_id, text=text,
                              data=data)
-        return incident
+        return replace(incident, **changes, updated_at=now)

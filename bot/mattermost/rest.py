@@ -72,7 +72,7 @@ class MattermostRest:
         *,
         timeout: float = 10.0,
         write_rate: float | None = 8.0,
-        write_burst: int = 20,
+        write_burst: int = 40,
         max_attempts: int = 4,
         backoff_initial: float = 0.25,
         backoff_max: float = 8.0,

@@ -64,17 +64,17 @@ async def firing_count(db: Database, incident_id: int) -> int:
 
 
 async def explain_post(conn: aiosqlite.Connection, post_id: str, edit_at: int, at: int, parser: str, reason: str,
-                       outcome: list[dict[str, Any]]) -> bool:
-    """Remember what was made of an alert post (for `why`); False when that version was already handled."""
-    cursor = await conn.execute(
+                       outcome: list[dict[str, Any]]) -> None:
+    """Remember what was made of one version of a post in a watched channel (for `why`, and to handle it once)."""
+    await conn.execute(
         "INSERT OR IGNORE INTO alert_posts (post_id, edit_at, at, parser, reason, outcome) VALUES (?, ?, ?, ?, ?, ?)",
         (post_id, edit_at, at, parser, reason, json.dumps(outcome)))
-    return cursor.rowcount == 1
 
 
-async def set_outcome(conn: aiosqlite.Connection, post_id: str, edit_at: int, outcome: list[dict[str, Any]]) -> None:
-    await conn.execute("UPDATE alert_posts SET outcome = ? WHERE post_id = ? AND edit_at = ?",
-                       (json.dumps(outcome), post_id, edit_at))
+async def is_explained(db: Database, post_id: str, edit_at: int) -> bool:
+    """Whether this version of the post was handled already."""
+    return await db.fetch_one("SELECT 1 FROM alert_posts WHERE post_id = ? AND edit_at = ?",
+                              (post_id, edit_at)) is not None
 
 
 async def explanations(db: Database, post_id: str) -> list[dict[str, Any]]:
@@ -115,9 +115,9 @@ async def silence(conn: aiosqlite.Connection, fingerprint: str, until_ms: int, u
                        (fingerprint, until_ms, user_id))
 
 
-async def silenced_until(db: Database, fingerprint: str) -> int:
-    row = await db.fetch_one("SELECT until_ms FROM alert_silences WHERE fingerprint = ?", (fingerprint,))
-    return row["until_ms"] if row else 0
+async def silences(db: Database) -> dict[str, int]:
+    """Silenced alert fingerprints and until when (ms)."""
+    return {r["fingerprint"]: r["until_ms"] for r in await db.fetch_all("SELECT * FROM alert_silences")}
 
 
 async def action_secret(db: Database) -> str:

@@ -89,6 +89,12 @@ async def open_incident_for_group(db: Database, group_key: str) -> Incident | No
     return _incident(row) if row else None
 
 
-async def set_alerts_post(conn: aiosqlite.Connection, incident_id: int, post_id: str) -> None:
-    """Remember the post that lists an incident's alerts (edited in place)."""
-    await conn.execute("UPDATE incidents SET alerts_post_id = ? WHERE id = ?", (post_id, incident_id))
+async def update_fields(conn: aiosqlite.Connection, incident_id: int, changes: dict) -> None:
+    """Write only the given fields of an incident, so concurrent changes to other fields are kept."""
+    unknown = set(changes) - set(_COLUMNS)
+    if unknown:
+        raise ValueError(f"not incident fields: {sorted(unknown)}")
+    values = [int(v) if isinstance(v, bool) else v.value if isinstance(v, (Severity, Status)) else v
+              for v in changes.values()]
+    assignments = ", ".join(f"{name} = ?" for name in changes)
+    await conn.execute(f"UPDATE incidents SET {assignments} WHERE id = ?", values + [incident_id])

@@ -5,6 +5,8 @@ import aiosqlite
 
 from bot.store.db import Database
 
+ANY_CHANNEL = "*"   # the cursor row that holds the newest post seen in any channel
+
 
 async def mark_handled(conn: aiosqlite.Connection, post_id: str, channel_id: str, at: int) -> bool:
     """Record a post as handled; False when it already was (so it must not be handled again)."""
