@@ -197,6 +197,13 @@ def _patterns(value: Any) -> tuple[Any, ...]:
     return tuple(patterns)
 
 
+def _optional(parse: Parser) -> Parser:
+    """An optional setting: empty (for example an unset ${VAR:-}) means off."""
+    def parse_or_empty(value: Any) -> Any:
+        return "" if value is None or (isinstance(value, str) and not value.strip()) else parse(value)
+    return parse_or_empty
+
+
 def _log_level(value: Any) -> str:
     text = _string(value).upper()
     if text not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -210,7 +217,8 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "playbooks": {"dir": (True, _path)},
     "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
                "patterns": (False, _patterns), "mqtt": (False, _mqtt)},
-    "http": {"listen": (False, _listen), "public_url": (False, _url), "alerts_token": (False, _string)},
+    "http": {"listen": (False, _listen), "public_url": (False, _optional(_url)),
+             "alerts_token": (False, _optional(_string))},
     "incidents": {"channel_prefix": (False, _channel_prefix), "default_severity": (False, _severity)},
     "log_level": {},
 }
