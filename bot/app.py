@@ -15,6 +15,7 @@ from bot.chat.alert_commands import AlertCommands
 from bot.chat.context import CommandContext, Reply
 from bot.chat.handlers import LifecycleCommands
 from bot.chat.parsing import command_text
+from bot.chat.playbook_commands import PlaybookCommands
 from bot.chat.router import CommandRouter
 from bot.clock import Clock, SystemClock
 from bot.config import Config
@@ -22,15 +23,22 @@ from bot.http_server import serve_http
 from bot.incidents.model import Severity
 from bot.incidents.service import IncidentService, Team
 from bot.mattermost.errors import MattermostError
-from bot.mattermost.events import Connected, Event, Post, PostChange, PostEvent
+from bot.mattermost.events import Connected, Event, MembershipEvent, Post, PostChange, PostEvent
 from bot.mattermost.rest import MattermostRest
 from bot.mattermost.websocket import WebsocketListener
 from bot.store import alerts as alert_store
 from bot.store import incidents as incident_store
 from bot.store import posts as post_store
 from bot.store.db import Database
+from bot.store.tasks import TaskStore
 from bot.templates import Templates
 from bot.users import UserDirectory
+from bot.workflow.actions import actions
+from bot.workflow.context import Integrations
+from bot.workflow.engine import PlaybookEngine
+from bot.workflow.integrations.zoom import ZoomClient
+from bot.workflow.library import PlaybookLibrary
+from bot.workflow.timers import Timers
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +62,8 @@ class Bot:
 
     def __init__(self, *, db: Database, rest: MattermostRest, listener: WebsocketListener, identity: Identity,
                  router: CommandRouter, incidents: IncidentService, alerts: AlertService, users: UserDirectory,
-                 clock: Clock, services: dict[str, Callable[[], Awaitable[None]]] | None = None):
+                 clock: Clock, engine: PlaybookEngine | None = None,
+                 services: dict[str, Callable[[], Awaitable[None]]] | None = None):
         self.db = db
         self.rest = rest
         self.listener = listener
@@ -65,6 +74,7 @@ class Bot:
         self.users = users
         self.clock = clock
         self.services = services or {}
+        self.engine = engine
         self.started_at = clock.now_ms()
         self.synced = asyncio.Event()
         self.http_url = ""
@@ -105,6 +115,10 @@ class Bot:
             await self.handle_post(event.post)
         elif isinstance(event, PostEvent) and event.change is PostChange.EDITED:
             await self.handle_edit(event.post)
+        elif isinstance(event, MembershipEvent) and event.added and self.engine is not None:
+            incident = await incident_store.incident_for_channel(self.db, event.channel_id)
+            if incident is not None:
+                await self.engine.welcome(incident, event.user_id)
 
     async def handle_edit(self, post: Post) -> None:
         """An edited post in a watched channel may carry a new alert state (Zabbix edits its post on recovery)."""
@@ -295,23 +309,71 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                 db, rest, users, templates, clock, team=identity.team, site_url=config.mattermost.url,
                 bot_user_id=identity.user_id, bot_username=identity.username,
                 channel_prefix=config.incidents.channel_prefix)
+            timers = Timers()
+            timers.start()
+            library = PlaybookLibrary(config.playbooks.dir,
+                                      commands=config.commands.names() if config.commands else None,
+                                      rules=[rule.name for rule in config.alerts.rules],
+                                      on_problems=_problem_reporter(rest, identity, config))
+            await library.load()
+            tasks = TaskStore(db, clock)
+            engine = PlaybookEngine(db, rest, library, actions(), tasks, timers, clock, users, team_id=identity.team.id,
+                                    bot_user_id=identity.user_id, integrations=_integrations(config))
+            engine.default_playbook = config.playbooks.default
+            incidents.on_ready = engine.start_run
+            incidents.on_resolved = engine.cleanup
+            incidents.channel_options = engine.channel_options
             commands = LifecycleCommands(incidents, users, templates, bot_username=identity.username,
-                                         default_severity=Severity(config.incidents.default_severity))
-            router = CommandRouter([*commands.specs, *AlertCommands(db, templates).specs], templates,
-                                   identity.username)
+                                         default_severity=Severity(config.incidents.default_severity),
+                                         choose_playbook=engine.choose)
+            router = CommandRouter([*commands.specs, *PlaybookCommands(db, engine, library, tasks, rest, clock).specs,
+                                    *AlertCommands(db, templates).specs], templates, identity.username)
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),
                 rules=config.alerts.rules, origin=AlertOrigin(next(iter(identity.watched_channel_ids), "")))
+            alerts.choose_playbook = engine.choose
             await alerts.load()
             listener = WebsocketListener(config.mattermost.url, config.mattermost.token, **(listener_options or {}))
             bot = Bot(db=db, rest=rest, listener=listener, identity=identity, router=router, incidents=incidents,
-                      alerts=alerts, users=users, clock=clock)
-            bot.services = await _alert_inputs(config, db, bot)
+                      alerts=alerts, users=users, clock=clock, engine=engine)
+            bot.services = {"playbook-files": library.watch, **await _alert_inputs(config, db, bot)}
+            await engine.resume()
             if on_ready is not None:
                 on_ready(bot)
-            await bot.run()
+            try:
+                await bot.run()
+            finally:
+                timers.shutdown()
     finally:
         await db.close()
+
+
+def _integrations(config: Config) -> Integrations:
+    zoom = None
+    if config.integrations.zoom is not None:
+        client = ZoomClient(*config.integrations.zoom)
+        zoom = lambda: client  # noqa: E731 - one client, its token cached across meetings
+    return Integrations(commands=config.commands, zoom=zoom, docker_url=config.integrations.docker_url,
+                        mqtt=config.integrations.mqtt, jitsi_base=config.integrations.jitsi_base)
+
+
+def _problem_reporter(rest: MattermostRest, identity: Identity, config: Config):
+    """Playbook file problems go to the log and, when configured, to the admin channel."""
+
+    async def report(problems) -> None:
+        for problem in problems:
+            log.error("playbook problem: %s", problem)
+        if not config.playbooks.admin_channel:
+            return
+        channel = await rest.get_channel_by_name(identity.team.id, config.playbooks.admin_channel)
+        if channel is None:
+            log.warning("playbooks.admin_channel: no channel %r", config.playbooks.admin_channel)
+            return
+        lines = "\n".join(f"- `{problem}`" for problem in problems)
+        await rest.create_post(channel["id"], f":warning: A playbook file has problems; the last good version "
+                                              f"keeps running until it is fixed:\n{lines}")
+
+    return report
 
 
 async def _alert_inputs(config: Config, db: Database, bot: Bot) -> dict[str, Callable[[], Awaitable[None]]]:

@@ -1,4 +1,4 @@
-"""The `incident-bot` command: run, demo."""
+"""The `incident-bot` command: run, demo, sandbox, and the playbook tools check, simulate, schema."""
 from __future__ import annotations
 
 import argparse
@@ -70,6 +70,62 @@ def command_sandbox(args: argparse.Namespace) -> int:
     return sandbox_main(argv) or 0
 
 
+def _playbook_tool(work) -> int:
+    """Run a playbook tool; a usage mistake (a missing file, a bad alert payload) is one line and exit code 2."""
+    from bot.workflow.tools import UsageError
+
+    try:
+        return work()
+    except UsageError as exc:
+        print(f"incident-bot: {exc}", file=sys.stderr)
+        return 2
+
+
+def command_check(args: argparse.Namespace) -> int:
+    from bot.workflow.tools import check
+
+    return _playbook_tool(lambda: check(args.paths, config=args.config, use_config=not args.no_config,
+                                        out=sys.stdout))
+
+
+def command_simulate(args: argparse.Namespace) -> int:
+    from bot.workflow.tools import simulate
+
+    return _playbook_tool(lambda: simulate(args.playbook, directory=args.dir, alert=args.alert,
+                                           severity=args.severity, title=args.title, out=sys.stdout))
+
+
+def command_schema(args: argparse.Namespace) -> int:
+    from bot.workflow.tools import schema
+
+    return _playbook_tool(lambda: schema(args.out, out=sys.stdout))
+
+
+def _add_playbook_tools(commands: argparse._SubParsersAction) -> None:
+    check = commands.add_parser(
+        "check", help="check the config and playbooks; print every problem as file:line:col",
+        description="Validate the config (--config, or ./config.yaml when present) and playbooks (the paths given, "
+                    "else the config's playbooks.dir, else playbooks/). Exit 1 when anything is wrong. Alert rule "
+                    "names in applies_to are checked against the config's rules.")
+    check.add_argument("paths", nargs="*", help="playbook files or folders")
+    check.add_argument("--config", help="config file (default: ./config.yaml when it exists)")
+    check.add_argument("--no-config", action="store_true", help="check only the playbooks, even if ./config.yaml exists")
+    check.set_defaults(func=command_check)
+    simulate = commands.add_parser(
+        "simulate", help="dry-run a playbook on a fake clock and print what it would do",
+        description="Print, in time order, what a playbook would post, call and schedule for a sample incident, "
+                    "with every template rendered. Nothing is sent anywhere.")
+    simulate.add_argument("playbook", help="a playbook file, or a playbook name looked up in --dir")
+    simulate.add_argument("--dir", help="where to look a playbook name up (default: playbooks)")
+    simulate.add_argument("--alert", help="a JSON alert (Alertmanager webhook payload or generic alert JSON)")
+    simulate.add_argument("--severity", help="sev1..sev4 (default: the playbook's, else sev3)")
+    simulate.add_argument("--title", help="the incident's title (default: the alert's summary, or 'Sample incident')")
+    simulate.set_defaults(func=command_simulate)
+    schema = commands.add_parser("schema", help="print the playbook JSON Schema (for editors)")
+    schema.add_argument("--out", help="write it to this file instead, like playbooks/playbook.schema.json")
+    schema.set_defaults(func=command_schema)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="incident-bot", description="Incident response for Mattermost.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -86,6 +142,7 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8065)
     sandbox.add_argument("--rate-limit", action="store_true", help="limit requests like Mattermost (10/s, burst 100)")
     sandbox.set_defaults(func=command_sandbox)
+    _add_playbook_tools(commands)
     return top
 
 

@@ -13,6 +13,7 @@ from bot.alerts.model import AlertSeverity
 from bot.alerts.parsers.generic import GenericRule
 from bot.alerts.rules import load_rules, rules_from_document
 from bot.problems import ConfigError, Problem
+from bot.workflow.integrations.commands import CommandAllowList, CommandConfigError
 from bot.yamlsource import YamlDocument, YamlSourceError, load_yaml_file
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -32,11 +33,6 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
-class PlaybooksConfig:
-    dir: Path
-
-
-@dataclass(frozen=True)
 class MqttConfig:
     host: str
     port: int = 1883
@@ -44,6 +40,23 @@ class MqttConfig:
     client_id: str = "incident-bot"
     username: str | None = None
     password: str | None = None
+
+
+@dataclass(frozen=True)
+class PlaybooksConfig:
+    dir: Path
+    default: str = ""             # the playbook for incidents no rule or `applies_to` picks one for
+    admin_channel: str = ""       # where problems in playbook files are reported (besides the log)
+
+
+@dataclass(frozen=True)
+class IntegrationsConfig:
+    """External systems playbook actions may use."""
+
+    zoom: tuple[str, str, str] | None = None     # account_id, client_id, client_secret
+    docker_url: str = ""
+    mqtt: MqttConfig | None = None               # where `publish` steps send incident events
+    jitsi_base: str = "https://meet.jit.si"
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,8 @@ class Config:
     alerts: AlertsConfig = AlertsConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     http: HttpConfig | None = None
+    commands: Any = None                              # bot.workflow.integrations.commands.CommandAllowList
+    integrations: IntegrationsConfig = IntegrationsConfig()
     log_level: str = "INFO"
     source: str = "<built in code>"
 
@@ -197,6 +212,31 @@ def _patterns(value: Any) -> tuple[Any, ...]:
     return tuple(patterns)
 
 
+def _zoom(value: Any) -> tuple[str, str, str]:
+    if not isinstance(value, dict) or set(value) != {"account_id", "client_id", "client_secret"}:
+        raise ValueError("must be a mapping with account_id, client_id and client_secret (a server-to-server app)")
+    return _string(value["account_id"]), _string(value["client_id"]), _string(value["client_secret"])
+
+
+def _docker(value: Any) -> str:
+    if not isinstance(value, dict) or set(value) != {"url"}:
+        raise ValueError("must be a mapping with url (unix:///var/run/docker.sock or http://host:2375)")
+    return _string(value["url"])
+
+
+def _jitsi(value: Any) -> str:
+    if not isinstance(value, dict) or set(value) != {"base"}:
+        raise ValueError("must be a mapping with base (like https://meet.jit.si)")
+    return _url(value["base"])
+
+
+def _commands(value: Any) -> Any:
+    try:
+        return CommandAllowList.from_config(value or {})
+    except CommandConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _optional(parse: Parser) -> Parser:
     """An optional setting: empty (for example an unset ${VAR:-}) means off."""
     def parse_or_empty(value: Any) -> Any:
@@ -214,7 +254,10 @@ def _log_level(value: Any) -> str:
 SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "mattermost": {"url": (True, _url), "token": (True, _string), "team": (True, _string)},
     "storage": {"path": (True, _path)},
-    "playbooks": {"dir": (True, _path)},
+    "playbooks": {"dir": (True, _path), "default": (False, _string), "admin_channel": (False, _optional(_string))},
+    "commands": {},
+    "integrations": {"zoom": (False, _zoom), "docker": (False, _docker), "mqtt": (False, _mqtt),
+                     "jitsi": (False, _jitsi)},
     "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
                "patterns": (False, _patterns), "mqtt": (False, _mqtt)},
     "http": {"listen": (False, _listen), "public_url": (False, _optional(_url)),
@@ -223,6 +266,7 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "log_level": {},
 }
 REQUIRED_SECTIONS = ("mattermost", "storage", "playbooks")
+WHOLE_SECTIONS: dict[str, Parser] = {"log_level": _log_level, "commands": _commands}
 
 
 def _kind(value: Any) -> str:
@@ -276,9 +320,9 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
         if section not in SCHEMA:
             problems.append(Problem(doc.where((section,)), str(section), "unknown section" + _did_you_mean(section, SCHEMA)))
             continue
-        if section == "log_level":
+        if section in WHOLE_SECTIONS:
             try:
-                values["log_level"] = {"value": _log_level(value)}
+                values[section] = {"value": WHOLE_SECTIONS[section](value)}
             except ValueError as exc:
                 problems.append(Problem(doc.where((section,)), section, str(exc)))
             continue
@@ -313,7 +357,11 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
     return Config(
         mattermost=MattermostConfig(**values["mattermost"]),
         storage=StorageConfig(path=_relative_to(base, values["storage"]["path"])),
-        playbooks=PlaybooksConfig(dir=_relative_to(base, values["playbooks"]["dir"])),
+        playbooks=PlaybooksConfig(dir=_relative_to(base, values["playbooks"]["dir"]),
+                                  default=values["playbooks"].get("default", ""),
+                                  admin_channel=values["playbooks"].get("admin_channel", "")),
+        commands=values.get("commands", {}).get("value"),
+        integrations=_integrations(values.get("integrations", {})),
         alerts=AlertsConfig(channels=alerts.get("channels", ()), rules=rules, patterns=alerts.get("patterns", ()),
                             mqtt=alerts.get("mqtt")),
         incidents=IncidentsConfig(**values.get("incidents", {})),
@@ -336,6 +384,11 @@ def _rules(doc: YamlDocument, base: Path, alerts: dict[str, Any], problems: list
         except ConfigError as exc:
             problems.extend(exc.problems)
     return rules
+
+
+def _integrations(values: dict[str, Any]) -> IntegrationsConfig:
+    return IntegrationsConfig(zoom=values.get("zoom"), docker_url=values.get("docker", ""), mqtt=values.get("mqtt"),
+                              jitsi_base=values.get("jitsi", "https://meet.jit.si"))
 
 
 def _http(values: dict[str, Any]) -> HttpConfig:

@@ -6,10 +6,11 @@ Posts from watched channels, MQTT messages and HTTP webhooks all end here as `Al
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -75,6 +76,7 @@ class AlertService:
         self.rules = list(rules)
         self.origin = origin
         self.actions = actions
+        self.choose_playbook: Callable[..., str] = lambda requested="", **_: ""   # set when playbooks are loaded
         self.book = AlertBook()
         self._lock = asyncio.Lock()
         self._book_dirty = False
@@ -236,7 +238,10 @@ class AlertService:
                 title=self._title(rule, alert), severity=severity, reporter_id=self.incidents.bot_user_id,
                 origin_channel_id=post.channel_id if post else self.origin.channel_id,
                 origin_post_id=post.id if post else "", summary=self._summary(alert, post),
-                alert_group=decision.group_key)
+                alert_group=decision.group_key, alert=json.dumps(alert_to_json(alert)),
+                playbook=self.choose_playbook(rule_playbook=rule.playbook if rule else "",
+                                              rule_name=rule.name if rule else None, severity=severity,
+                                              labels=dict(alert.labels)))
             self._set_up_later(incident)
         self.book = self.book.with_incident(decision.group_key, incident.id)
         await self._note(incident, decision)
@@ -320,11 +325,13 @@ class AlertService:
                 incident = await incident_store.get_incident(self.db, int(group.incident_id))
             if click.action == "start":
                 if incident is None or incident.status is Status.RESOLVED:
+                    severity = DEFAULT_SEVERITY[alert.severity]
                     incident = await self.incidents.start(
-                        title=self._title(None, alert), severity=DEFAULT_SEVERITY[alert.severity],
+                        title=self._title(None, alert), severity=severity,
                         reporter_id=click.user_id, origin_channel_id=click.channel_id,
                         origin_post_id=click.alert_post_id, summary=self._summary(alert, None),
-                        alert_group=f"button:{alert.fingerprint}")
+                        alert_group=f"button:{alert.fingerprint}", alert=json.dumps(alert_to_json(alert)),
+                        playbook=self.choose_playbook(severity=severity, labels=dict(alert.labels)))
                     self.book = self.book.with_incident(group.key, incident.id) if group else self.book
                     self._book_dirty = True
                 return f":rotating_light: @{user} started **{incident.key}** for **{alert.name}**: ~{incident.channel_name}"

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from bot.chat.commands import CommandSpec
 from bot.chat.context import CommandContext, Reply
-from bot.chat.parsing import BadArguments, start_arguments
+from bot.chat.parsing import BadArguments, playbook_option, start_arguments
 from bot.incidents.model import Action, Severity, TransitionRefused
 from bot.incidents.service import IncidentService, UsernameLookup
 from bot.store.timeline import entries as timeline_entries
@@ -34,14 +35,16 @@ class LifecycleCommands:
     """Handlers for the lifecycle verbs; each returns what to say."""
 
     def __init__(self, incidents: IncidentService, users: UsernameLookup, templates: Templates, *,
-                 bot_username: str, default_severity: Severity):
+                 bot_username: str, default_severity: Severity,
+                 choose_playbook: Callable[..., str] = lambda requested, **_: ""):
         self.incidents = incidents
         self.users = users
         self.templates = templates
         self.bot_username = bot_username
         self.default_severity = default_severity
+        self.choose_playbook = choose_playbook
         self.specs = [
-            CommandSpec("start", "start <title> [sev1..sev4]",
+            CommandSpec("start", "start <title> [sev1..sev4] [--playbook NAME]",
                         "Open an incident with its own channel (default severity "
                         f"{default_severity.label}).", self.start, aliases=("new", "open")),
             CommandSpec("ack", "ack", "Acknowledge the incident: you are on it.", self.ack, in_incident=True,
@@ -54,9 +57,14 @@ class LifecycleCommands:
         ]
 
     async def start(self, ctx: CommandContext, args: str) -> list[Reply]:
+        args, requested = playbook_option(args)
         title, severity = start_arguments(args, self.default_severity)
+        try:
+            playbook = self.choose_playbook(requested, severity=severity)
+        except LookupError as unknown:
+            return [Reply(f":warning: {unknown}")]
         await self.incidents.start(title=title, severity=severity, reporter_id=ctx.actor_id,
-                                   origin_channel_id=ctx.channel_id, origin_post_id=ctx.post_id)
+                                   origin_channel_id=ctx.channel_id, origin_post_id=ctx.post_id, playbook=playbook)
         return []  # the service replies with the link as part of the setup, so it is never posted twice
 
     async def ack(self, ctx: CommandContext, args: str) -> list[Reply]:

@@ -54,3 +54,13 @@ def start_arguments(args: str, default: Severity) -> tuple[str, Severity]:
     if len(title) > MAX_TITLE_LENGTH:
         raise BadArguments(f"The title is {len(title)} characters long; keep it under {MAX_TITLE_LENGTH}.")
     return title, severity
+
+
+def playbook_option(args: str) -> tuple[str, str]:
+    """Take `--playbook NAME` (or `--playbook=NAME`) out of the arguments: (the rest, NAME or "")."""
+    match = re.search(r"(?:^|\s)--playbook(?:=|\s+)(\S+)", args)
+    if not match:
+        if re.search(r"(?:^|\s)--playbook\s*$", args):
+            raise BadArguments("Name the playbook after `--playbook`; `playbooks` lists them.")
+        return args, ""
+    return (args[:match.start()] + " " + args[match.end():]).strip(), match.group(1)

@@ -76,6 +76,8 @@ class Incident:
     summary: str = ""
     alert_group: str = ""
     alerts_post_id: str = ""
+    playbook: str = ""        # the playbook the incident runs ("" for none)
+    alert: str = ""           # the alert that opened it, as JSON ("" when opened by hand)
 
     @property
     def key(self) -> str:

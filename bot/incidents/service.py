@@ -9,7 +9,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from bot.clock import Clock
 from bot.incidents.model import Action, Incident, Severity, Status, transition
@@ -47,6 +47,14 @@ class UsernameLookup(Protocol):
 
 
 @dataclass(frozen=True)
+class ChannelOptions:
+    """How an incident's channel is made (a playbook's defaults): private or not, what to name it after."""
+
+    private: bool = False
+    name_hint: str = ""
+
+
+@dataclass(frozen=True)
 class Team:
     id: str
     name: str
@@ -67,6 +75,12 @@ def channel_name(prefix: str, incident_id: int, title: str, attempt: int = 0) ->
     return f"{base}-{slug}"[:CHANNEL_NAME_MAX].rstrip("-")
 
 
+def named_channel(name: str, attempt: int = 0) -> str:
+    """A channel name a playbook chose (already rendered), made valid; `-2`, `-3` on later attempts."""
+    suffix = f"-{attempt + 1}" if attempt else ""
+    return (channel_slug(name)[:CHANNEL_NAME_MAX - len(suffix)].rstrip("-") or "incident") + suffix
+
+
 def display_name(incident: Incident) -> str:
     name = f"{incident.key}: {incident.title}"
     return name if len(name) <= DISPLAY_NAME_MAX else name[: DISPLAY_NAME_MAX - 1] + "…"
@@ -85,18 +99,23 @@ class IncidentService:
         self.bot_user_id = bot_user_id
         self.bot_username = bot_username
         self.channel_prefix = channel_prefix
+        self.on_ready: Callable[[Incident], Awaitable[None]] | None = None      # after the setup (playbooks)
+        self.on_resolved: Callable[[Incident], Awaitable[None]] | None = None   # after a resolve (cleanup)
+        self.channel_options: Callable[[Incident], ChannelOptions] | None = None
 
     # ------------------------------------------------------------------ opening
     async def start(self, *, title: str, severity: Severity, reporter_id: str, origin_channel_id: str,
-                    origin_post_id: str, summary: str = "", alert_group: str = "") -> Incident:
+                    origin_post_id: str, summary: str = "", alert_group: str = "", playbook: str = "",
+                    alert: str = "") -> Incident:
         """Open an incident (at most one per origin post) and set up its channel."""
         incident, fresh = await self.open(title=title, severity=severity, reporter_id=reporter_id,
                                           origin_channel_id=origin_channel_id, origin_post_id=origin_post_id,
-                                          summary=summary, alert_group=alert_group)
+                                          summary=summary, alert_group=alert_group, playbook=playbook, alert=alert)
         return await self.complete_setup(incident, resuming=not fresh)
 
     async def open(self, *, title: str, severity: Severity, reporter_id: str, origin_channel_id: str,
-                   origin_post_id: str, summary: str = "", alert_group: str = "") -> tuple[Incident, bool]:
+                   origin_post_id: str, summary: str = "", alert_group: str = "", playbook: str = "",
+                   alert: str = "") -> tuple[Incident, bool]:
         """Record a new incident (or find the one its origin post already opened); True when it is new.
 
         Only the database is touched: the channel and posts come with `complete_setup`.
@@ -113,9 +132,10 @@ class IncidentService:
                 id=0, title=title, severity=severity, status=Status.OPEN, reporter_id=reporter_id,
                 commander_id=reporter_id, created_at=now, updated_at=now,
                 origin_channel_id=origin_channel_id, origin_post_id=origin_post_id, summary=summary,
-                alert_group=alert_group, reporter_invited=reporter_id == self.bot_user_id))
+                alert_group=alert_group, reporter_invited=reporter_id == self.bot_user_id, playbook=playbook,
+                alert=alert))
             await record(conn, incident.id, "created", at=now, actor_id=reporter_id, text=title,
-                         data={"severity": severity.value})
+                         data={"severity": severity.value, "playbook": playbook})
         return incident, True
 
     async def complete_setup(self, incident: Incident, *, resuming: bool = True) -> Incident:
@@ -154,14 +174,19 @@ class IncidentService:
             incident = await self._step(incident, {"link_post_id": link.id})
         if not incident.setup_done:
             incident = await self._step(incident, {"setup_done": True})
+        if self.on_ready is not None:
+            await self.on_ready(incident)
         return incident
 
     async def _create_channel(self, incident: Incident) -> dict[str, Any]:
         """Create the incident channel, adopting one left by an interrupted earlier attempt."""
+        options = self.channel_options(incident) if self.channel_options else ChannelOptions()
         for attempt in range(5):
-            name = channel_name(self.channel_prefix, incident.id, incident.title, attempt)
+            name = (named_channel(options.name_hint, attempt) if options.name_hint
+                    else channel_name(self.channel_prefix, incident.id, incident.title, attempt))
             try:
                 return await self.chat.create_channel(self.team.id, name, display_name(incident),
+                                                      private=options.private,
                                                       purpose=f"Incident {incident.key}, opened by incident-bot")
             except MattermostError as exc:
                 if exc.error_id != CHANNEL_EXISTS:
@@ -205,6 +230,8 @@ class IncidentService:
             await record(conn, changed.id, TIMELINE_KIND[action], at=now, actor_id=actor_id, text=text,
                          data={"status": changed.status.value, "post_id": post_id})
         await self.refresh_header(changed)
+        if changed.status is Status.RESOLVED and self.on_resolved is not None:
+            await self.on_resolved(changed)
         return changed
 
     async def refresh_header(self, incident: Incident) -> None:

@@ -96,4 +96,53 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         user_id TEXT NOT NULL
     );
     """),
+    (3, """
+    ALTER TABLE incidents ADD COLUMN playbook TEXT NOT NULL DEFAULT '';
+    ALTER TABLE incidents ADD COLUMN alert TEXT NOT NULL DEFAULT '';
+
+    CREATE TABLE incident_tasks (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        number INTEGER NOT NULL,
+        checklist TEXT NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        assignee_id TEXT NOT NULL DEFAULT '',
+        due_at INTEGER,
+        status TEXT NOT NULL DEFAULT 'open',
+        action TEXT NOT NULL DEFAULT '',
+        done_by TEXT NOT NULL DEFAULT '',
+        done_at INTEGER,
+        PRIMARY KEY (incident_id, number)
+    );
+
+    CREATE TABLE playbook_runs (
+        incident_id INTEGER PRIMARY KEY REFERENCES incidents(id),
+        playbook TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        context TEXT NOT NULL DEFAULT '{}'
+    );
+
+    CREATE TABLE playbook_steps (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        step_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        summary TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}',
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (incident_id, step_id)
+    );
+
+    CREATE TABLE reminders (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        due_at INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        message TEXT NOT NULL,
+        sent INTEGER NOT NULL DEFAULT 0
+    );
+    """),
 )
