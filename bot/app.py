@@ -351,7 +351,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
 def _integrations(config: Config) -> Integrations:
     zoom = None
     if config.integrations.zoom is not None:
-        client = ZoomClient(*config.integrations.zoom)
+        client = ZoomClient(**config.integrations.zoom)
         zoom = lambda: client  # noqa: E731 - one client, its token cached across meetings
     return Integrations(commands=config.commands, zoom=zoom, docker_url=config.integrations.docker_url,
                         mqtt=config.integrations.mqtt, jitsi_base=config.integrations.jitsi_base)
@@ -369,6 +369,7 @@ def _problem_reporter(rest: MattermostRest, identity: Identity, config: Config):
         if channel is None:
             log.warning("playbooks.admin_channel: no channel %r", config.playbooks.admin_channel)
             return
+        await rest.add_channel_member(channel["id"], identity.user_id)
         lines = "\n".join(f"- `{problem}`" for problem in problems)
         await rest.create_post(channel["id"], f":warning: A playbook file has problems; the last good version "
                                               f"keeps running until it is fixed:\n{lines}")

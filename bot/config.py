@@ -53,7 +53,7 @@ class PlaybooksConfig:
 class IntegrationsConfig:
     """External systems playbook actions may use."""
 
-    zoom: tuple[str, str, str] | None = None     # account_id, client_id, client_secret
+    zoom: dict[str, str] | None = None           # ZoomClient's arguments: account_id, client_id, client_secret, ...
     docker_url: str = ""
     mqtt: MqttConfig | None = None               # where `publish` steps send incident events
     jitsi_base: str = "https://meet.jit.si"
@@ -212,10 +212,12 @@ def _patterns(value: Any) -> tuple[Any, ...]:
     return tuple(patterns)
 
 
-def _zoom(value: Any) -> tuple[str, str, str]:
-    if not isinstance(value, dict) or set(value) != {"account_id", "client_id", "client_secret"}:
-        raise ValueError("must be a mapping with account_id, client_id and client_secret (a server-to-server app)")
-    return _string(value["account_id"]), _string(value["client_id"]), _string(value["client_secret"])
+def _zoom(value: Any) -> dict[str, str]:
+    required, optional = {"account_id", "client_id", "client_secret"}, {"oauth_base", "api_base"}
+    if not isinstance(value, dict) or not required <= set(value) or set(value) - required - optional:
+        raise ValueError("must be a mapping with account_id, client_id and client_secret (a server-to-server app), "
+                         "and optionally oauth_base and api_base")
+    return {key: _url(raw) if key in optional else _string(raw) for key, raw in value.items()}
 
 
 def _docker(value: Any) -> str:

@@ -162,10 +162,10 @@ async def run_bot(world: World, tmp_path: Path):
         await runner.stop()
 
 
-async def start_bot_process(world: World, tmp_path: Path) -> asyncio.subprocess.Process:
+async def start_bot_process(world: World, tmp_path: Path, config: Path | None = None) -> asyncio.subprocess.Process:
     """Start `python -m bot run` as a separate process (so a test can kill -9 it)."""
     env = dict(os.environ, TEST_BOT_TOKEN=world.bot_token, PYTHONPATH=str(ROOT))
     log = open(tmp_path / "bot.log", "ab")
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", "--config", str(world.config_file(tmp_path)),
+        sys.executable, "-m", "bot", "run", "--config", str(config or world.config_file(tmp_path)),
         cwd=str(tmp_path), env=env, stdout=log, stderr=log)
