@@ -52,15 +52,18 @@ class PlaybookCommands:
 
     async def task(self, ctx: CommandContext, args: str) -> list[Reply]:
         words = args.split()
-        if len(words) < 2 or words[0] not in ("done", "skip", "assign") or (words[0] == "assign") != (len(words) == 3):
-            raise BadArguments("Say which task and what to do with it.")
-        verb, reference = words[0], words[1]
+        verb = words[0].lower() if words else ""
+        needed = 3 if verb == "assign" else 2
+        if verb not in ("done", "skip", "assign") or len(words) < needed \
+                or (verb == "assign" and not words[-1].startswith("@")):
+            raise BadArguments("Say what to do with which task: done, skip, or assign to @someone.")
+        reference = " ".join(words[1:-1] if verb == "assign" else words[1:])   # a number or a title
         incident = ctx.incident
         try:
             if verb == "assign":
-                user = await self.chat.get_user_by_username(words[2].lstrip("@"))
+                user = await self.chat.get_user_by_username(words[-1].lstrip("@"))
                 if user is None:
-                    return [Reply(f"There is no user {words[2]}.")]
+                    return [Reply(f"There is no user {words[-1]}.")]
                 number = await self.tasks.assign(incident.id, reference, user["id"])
                 text, kind = f"Task {number} is now @{user['username']}'s.", "task_assigned"
             elif verb == "done":

@@ -265,3 +265,59 @@ async def test_killed_mid_run_the_playbook_finishes_after_a_restart_without_repe
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
                 await asyncio.wait_for(process.wait(), 10)
+
+
+async def test_playbooks_from_chat_tasks_and_a_live_edit(world, run_bot, tmp_path):
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    generic = (Path(__file__).resolve().parents[2] / "playbooks" / "generic.yaml").read_text()
+    (folder / "generic.yaml").write_text(generic)
+    world.sandbox.create_channel(world.team["id"], "bot-admin", "Bot admin")
+    config = world.config(tmp_path)
+    config = type(config)(**{**config.__dict__, "playbooks": type(config.playbooks)(dir=folder,
+                                                                                       admin_channel="bot-admin")})
+    runner = await run_bot(config)
+
+    listing = world.say(world.alice, world.town, "@incident-bot playbooks")
+    (reply,) = await eventually(lambda: world.replies_to(listing))
+    assert "`generic`" in reply["message"] and "Generic incident" in reply["message"]
+
+    unknown = world.say(world.alice, world.town, "@incident-bot start Disk full --playbook nope")
+    (reply,) = await eventually(lambda: world.replies_to(unknown))
+    assert "no playbook named `nope`" in reply["message"] and "`generic`" in reply["message"]
+
+    command = world.say(world.alice, world.town, "@incident-bot start Disk full sev2 --playbook generic")
+    await eventually(lambda: world.replies_to(command))
+    channel = world.sandbox.channel_by_name(world.team["id"], "inc-1-disk-full")
+    assert channel is not None, "the playbook's channel_name template names the channel"
+    await eventually(lambda: [p for p in world.bot_posts(channel["id"]) if "Checklist of INC-1" in p["message"]])
+    announce = await eventually(lambda: [p for p in world.sandbox.pinned(channel["id"])
+                                         if "INC-1 is open: **Disk full** (SEV2)" in p["message"]])
+    assert "Commander: @alice" in announce[0]["message"]
+
+    world.sandbox.add_channel_member(channel["id"], world.bob["id"])
+    for text, expected in (("@incident-bot task assign 1 @bob", "Task 1 is now @bob's"),
+                           ("@incident-bot task done 1", "@alice finished task 1"),
+                           ("@incident-bot task skip write the post-mortem", "@alice skipped task 5"),
+                           ("@incident-bot task done 42", "there is no task '42'"),
+                           ("@incident-bot task frobnicate", "Usage")):
+        post = world.say(world.alice, channel, text)
+        (reply,) = await eventually(lambda: world.replies_to(post))
+        assert expected in reply["message"], (text, reply["message"])
+    post = world.say(world.alice, channel, "@incident-bot tasks")
+    (reply,) = await eventually(lambda: world.replies_to(post))
+    assert ":white_check_mark: **1.** Confirm the impact · @bob" in reply["message"]
+    assert ":heavy_minus_sign: **5.** Write the post-mortem" in reply["message"]
+
+    # A broken edit is reported and the last good version keeps working; a good edit is picked up.
+    (folder / "generic.yaml").write_text(generic.replace("checklists:", "checklist:"))
+    await runner.bot.engine.library.check_for_changes()   # what the watcher does every 2 s
+    admin = world.sandbox.channel_by_name(world.team["id"], "bot-admin")
+    report = await eventually(lambda: [p["message"] for p in world.bot_posts(admin["id"])])
+    assert "generic.yaml:13:1: checklist: unknown key" in report[0] and "did you mean 'checklists'" in report[0]
+    (folder / "generic.yaml").write_text(generic.replace("is open:", "has started:"))
+    await runner.bot.engine.library.check_for_changes()   # what the watcher does every 2 s
+    second = world.say(world.alice, world.town, "@incident-bot start Second one --playbook generic")
+    await eventually(lambda: world.replies_to(second))
+    channel2 = world.sandbox.channel_by_name(world.team["id"], "inc-2-second-one")
+    await eventually(lambda: [p for p in world.bot_posts(channel2["id"]) if "INC-2 has started" in p["message"]])
