@@ -106,10 +106,12 @@ def _add_playbook_tools(commands: argparse._SubParsersAction) -> None:
         "check", help="check the config and playbooks; print every problem as file:line:col",
         description="Validate the config (--config, or ./config.yaml when present) and playbooks (the paths given, "
                     "else the config's playbooks.dir, else playbooks/). Exit 1 when anything is wrong. Alert rule "
-                    "names in applies_to are checked against the config's rules.")
+                    "names and run_command names are checked against the config; the environment variables it "
+                    "uses must be set, as for `run`.")
     check.add_argument("paths", nargs="*", help="playbook files or folders")
     check.add_argument("--config", help="config file (default: ./config.yaml when it exists)")
-    check.add_argument("--no-config", action="store_true", help="check only the playbooks, even if ./config.yaml exists")
+    check.add_argument("--no-config", action="store_true",
+                       help="check only the playbooks, even if ./config.yaml exists")
     check.set_defaults(func=command_check)
     simulate = commands.add_parser(
         "simulate", help="dry-run a playbook on a fake clock and print what it would do",

@@ -165,8 +165,9 @@ class PlaybookLibrary:
         except OSError as exc:
             # A vanished or unreadable folder keeps every playbook: it is more likely an unmount than a wish.
             reason = "does not exist" if not self.directory.exists() else f"cannot be read: {exc.strerror or exc}"
+            kept = "; keeping the playbooks already loaded" if self._by_name else ""
             self._folder_problems = [Problem(Location(str(self.directory), 1, 1), "",
-                                             f"the playbooks folder {reason}; keeping the playbooks already loaded")]
+                                             f"the playbooks folder {reason}{kept}")]
             return Changes()
         self._folder_problems = []
         scan = _Scan()

@@ -1,15 +1,15 @@
 """A dry run of a playbook on a fake clock: what it would post, call and schedule, rendered, in time order.
 
-Nothing is sent anywhere. The template context has the shape `template_check.sample_context()` documents
-(incident, alert, people, now), built from a sample incident and, optionally, a real alert. Timing: a step
-runs `after` from the start (never before the step above it), or `after` the previous step with
-`after_previous`; a `wait` moves every later step by its length.
+Nothing is sent anywhere. Templates get the engine's context (`TemplateContext.plain_context`: incident,
+alert, people, now) for a sample incident and, optionally, a real alert, and are rendered the way the
+engine renders them. Timing follows the engine: a step runs `after` from the start but never before the
+step above it, or `after` the previous step with `after_previous`; a `wait` moves every later step.
 """
 from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,23 +17,31 @@ from typing import Any, Callable
 
 from jinja2 import TemplateError
 
+from bot.alerts.codec import alert_to_json
 from bot.alerts.model import Alert
-from bot.incidents.model import Severity
-from bot.incidents.service import channel_name, channel_slug
+from bot.incidents.model import Incident, Severity, Status
+from bot.incidents.service import channel_name, named_channel
 from bot.workflow.actions_schema import ACTIONS, Kind
 from bot.workflow.fields import dotted
 from bot.workflow.model import ActionCall, OnError, Playbook, Step, Task, thaw
-from bot.workflow.template_check import playbook_environment
+from bot.workflow.template_context import TemplateContext
 from bot.yamlsource import Location, YamlDocument, YamlSourceError, parse_yaml
 
 SIMULATION_START = datetime(2026, 1, 7, 12, 0, tzinfo=timezone.utc)
 CHANNEL_PREFIX = "inc"
-CHANNEL_NAME_MAX = 64
 INDENT = " " * 11          # lines under an event line up after its "+00:00:00  "
 FAILED = "<template error>"
 
 # Events at the same moment are listed: the incident opening, its checklists, the steps, then what falls due.
 _OPENING, _CHECKLISTS, _STEPS, _DUE = range(4)
+
+
+# What the engine does with a step whose template fails (the dry run itself goes on).
+_FAILURE = {
+    OnError.STOP: "so the step would fail and the run would stop here (the dry run goes on)",
+    OnError.CONTINUE: "so the step would fail and the run would go on",
+    OnError.RETRY: "so the step would fail on every retry, then stop the run (the dry run goes on)",
+}
 
 
 def offset(seconds: int) -> str:
@@ -105,17 +113,21 @@ class Simulation:
 
     def __init__(self, playbook: Playbook, *, title: str | None = None, severity: Severity | None = None,
                  alert: Alert | None = None, alert_count: int = 0, start: datetime = SIMULATION_START,
-                 reporter: str = "bob"):
+                 reporter: str = "alice"):
         self.playbook = playbook
         self.alert = alert
         self.alert_count = alert_count
         self.start = start
         self.severity = severity or playbook.defaults.severity or Severity.SEV3
         self.title = title or ((alert.summary or alert.name) if alert else "Sample incident")
-        self.commander = playbook.defaults.commander or "alice"
+        self.commander = playbook.defaults.commander or reporter   # the bot makes the reporter commander
         self.reporter = reporter
-        self.env = playbook_environment()
-        self.channel = channel_name(CHANNEL_PREFIX, 1, self.title)
+        self.templates = TemplateContext(users=None)  # plain_context and rendering need no user lookups
+        start_ms = int(start.timestamp() * 1000)
+        self.incident = Incident(
+            id=1, title=self.title, severity=self.severity, status=Status.OPEN, reporter_id="", commander_id="",
+            created_at=start_ms, updated_at=start_ms, playbook=playbook.name,
+            alert=json.dumps(alert_to_json(alert)) if alert is not None else "")
         self.doc = _source(playbook.file)
         self.events: list[_Event] = []
         self.template_errors = 0
@@ -123,27 +135,21 @@ class Simulation:
 
     # -- the template context
 
-    def context(self, at: int) -> dict[str, Any]:
-        """The names templates see `at` seconds after the start."""
-        incident = SimpleNamespace(
-            id=1, key="INC-1", title=self.title,
-            severity=SimpleNamespace(value=self.severity.value, label=self.severity.label),
-            status=SimpleNamespace(value="open", label="Open"), channel_name=self.channel, created_at=self.start)
-        if self.alert is not None:
-            alert = SimpleNamespace(
-                name=self.alert.name, labels=dict(self.alert.labels), annotations=dict(self.alert.annotations),
-                summary=self.alert.summary, link=self.alert.link, severity=self.alert.severity.value,
-                status=self.alert.status.value)
-        else:  # opened by a person: an alert with nothing in it
-            alert = SimpleNamespace(name="", labels={}, annotations={}, summary="", link="", severity="", status="")
-        return {"incident": incident, "alert": alert,
-                "people": SimpleNamespace(commander=self.commander, reporter=self.reporter),
-                "now": self.start + timedelta(seconds=at)}
+    @property
+    def channel(self) -> str:
+        return self.incident.channel_name
 
-    def renderer(self, at: int, base: tuple, **extra: Any) -> _Renderer:
+    def context(self, at: int) -> dict[str, Any]:
+        """What templates see `at` seconds after the start, as the engine builds it."""
+        context = self.templates.plain_context(self.incident)
+        context["people"] = SimpleNamespace(commander=self.commander, reporter=self.reporter)
+        context["now"] = self.start + timedelta(seconds=at)
+        return context
+
+    def renderer(self, at: int, base: tuple, *, context: dict[str, Any] | None = None, **extra: Any) -> _Renderer:
         """A renderer for the templates under `base` (a path in the file, like ('steps', 0, 'post'))."""
         def render(source: str) -> str:
-            return self.env.from_string(source).render({**self.context(at), **extra})
+            return self.templates.render(source, {**(context or self.context(at)), **extra})
         return _Renderer(render, self.locate, base)
 
     def locate(self, path: tuple) -> Location:
@@ -185,17 +191,19 @@ class Simulation:
         lines += ["Nothing is posted, called or run. Times are offsets from the start, on a fake clock.", ""]
         return lines
 
-    def _add(self, at: int, rank: int, lines: list[str], errors: list[str] = ()) -> None:
+    def _add(self, at: int, rank: int, lines: list[str], errors: list[str] = (), outcome: str = "") -> None:
+        """An event; its template errors follow its lines, then what they lead to."""
         self.template_errors += len(errors)
-        self.events.append(_Event(at, rank, lines + ["! " + error for error in errors]))
+        tail = [outcome] if errors and outcome else []
+        self.events.append(_Event(at, rank, lines + ["! " + error for error in errors] + tail))
 
     def _opening(self) -> None:
         playbook = self.playbook
-        render = self.renderer(0, ("defaults", "channel_name"))
-        if playbook.defaults.channel_name:
-            rendered = render(playbook.defaults.channel_name)
-            slug = channel_slug(rendered)[:CHANNEL_NAME_MAX].rstrip("-") if rendered != FAILED else ""
-            self.channel = slug or self.channel
+        # As the engine names the channel: before it exists, without people; a failing template means the usual name
+        render = self.renderer(0, ("defaults", "channel_name"), context=self.templates.plain_context(self.incident))
+        hint = render(playbook.defaults.channel_name) if playbook.defaults.channel_name else ""
+        name = named_channel(hint) if hint and hint != FAILED else channel_name(CHANNEL_PREFIX, 1, self.title)
+        self.incident = replace(self.incident, channel_name=name)
         lines = [f"INC-1 opens: channel ~{self.channel}" + (" (private)" if playbook.defaults.private else "")]
         invite = playbook.invite
         who = [f"@{u}" for u in invite.users] + [f"group {g}" for g in invite.groups] + \
@@ -211,7 +219,8 @@ class Simulation:
             lines.append("welcome, sent to each person who joins (here @carol):")
             lines += _block(welcome(playbook.welcome))
             errors += welcome.errors
-        self._add(0, _OPENING, lines, errors)
+        outcome = "so the channel gets the usual name" if render.errors else ""
+        self._add(0, _OPENING, lines, errors, outcome)
 
     def _status_updates(self) -> str:
         every = self.playbook.status_updates.get(self.severity)
@@ -275,7 +284,7 @@ class Simulation:
             if step.on_error is not OnError.STOP:
                 retries = f" (up to {step.retries} times)" if step.on_error is OnError.RETRY else ""
                 lines.append(f"on error: {step.on_error.value}{retries}")
-            self._add(at, _STEPS, lines, render.errors)
+            self._add(at, _STEPS, lines, render.errors, _FAILURE[step.on_error])
             cursor += moved
 
     def _when(self, step: Step, index: int, at: int) -> tuple[bool, str, list[str]]:
@@ -283,8 +292,8 @@ class Simulation:
         if not step.when:
             return True, "", []
         try:
-            value = self.env.compile_expression(step.when, undefined_to_none=False)(**self.context(at))
-        except Exception as exc:  # noqa: BLE001 - the engine would meet the same failure; show it
+            value = self.templates.env.compile_expression(step.when)(**self.context(at))
+        except Exception as exc:  # noqa: BLE001 - the engine skips the step on a failing condition; show why
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             path = ("steps", index, "when")
             return False, f"when {step.when} fails", [f"{self.locate(path)}: {dotted(path)}: {message}"]

@@ -5,7 +5,7 @@ import difflib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Collection, TextIO
+from typing import Collection, TextIO
 
 from bot.alerts.model import Alert
 from bot.alerts.payloads import PayloadError, alerts_from_alertmanager_webhook, alerts_from_generic_json
@@ -33,11 +33,12 @@ class UsageError(Exception):
 def config_names(config: Config) -> tuple[Collection[str] | None, Collection[str]]:
     """The command allow-list names (None when the config has no allow-list) and the alert rule names."""
     rules = [rule.name for rule in config.alerts.rules]
-    commands = getattr(config, "commands", None)
+    commands = getattr(config, "commands", None)   # a CommandAllowList when the config has a `commands:` section
     if commands is None:
         return None, rules
-    inner = getattr(commands, "commands", commands)   # a CommandAllowList, or a plain mapping of name -> entry
-    return (list(inner) if isinstance(inner, Mapping) else None), rules
+    if hasattr(commands, "names"):
+        return list(commands.names()), rules
+    return (list(commands) if isinstance(commands, Mapping) else None), rules
 
 
 def _targets(paths: list[Path]) -> tuple[list[list[Path]], list[Problem]]:
