@@ -320,6 +320,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             engine = PlaybookEngine(db, rest, library, actions(), tasks, timers, clock, users, team_id=identity.team.id,
                                     bot_user_id=identity.user_id, integrations=_integrations(config))
             engine.default_playbook = config.playbooks.default
+            engine.incidents = incidents
             incidents.on_ready = engine.start_run
             incidents.on_resolved = engine.cleanup
             incidents.channel_options = engine.channel_options

@@ -17,6 +17,8 @@ TIMELINE_LABELS = {
     "channel_created": "Channel created",
     "member_added": "Joined the channel",
     "summary_pinned": "Summary pinned",
+    "commander_set": "Commander",
+    "playbook_started": "Playbook started",
     "acknowledged": "Acknowledged",
     "status_update": "Status update",
     "resolved": "Resolved",

@@ -234,6 +234,13 @@ class IncidentService:
             await self.on_resolved(changed)
         return changed
 
+    async def set_commander(self, incident: Incident, user_id: str, *, actor_id: str) -> Incident:
+        """Hand the incident to a commander (recorded, and shown in the pinned summary)."""
+        changed = await self._step(incident, {"commander_id": user_id}, "commander_set", actor_id=actor_id,
+                                   text=f"@{await self.users.username(user_id)}", data={"user_id": user_id})
+        await self.refresh_header(changed)
+        return changed
+
     async def refresh_header(self, incident: Incident) -> None:
         """Edit the pinned summary so it shows the incident as it is now."""
         if not incident.header_post_id:

@@ -55,6 +55,7 @@ class PlaybookEngine:
         self.bot_user_id = bot_user_id
         self.integrations = integrations
         self.templates = TemplateContext(users)
+        self.incidents: Any = None   # the IncidentService, for changes the playbook makes (commander)
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.default_playbook = ""
 
@@ -118,6 +119,10 @@ class PlaybookEngine:
         """Invite people and post the checklist, once per run (each part safe to repeat after a crash)."""
         if run.context.get("prepared"):
             return
+        commander = await self._user_id(playbook.defaults.commander) if playbook.defaults.commander else ""
+        if commander and commander != incident.commander_id:
+            await self.chat.add_channel_member(incident.channel_id, commander)
+            await self.incidents.set_commander(incident, commander, actor_id=self.bot_user_id)
         for username in playbook.invite.users:
             user = await self.chat.get_user_by_username(username)
             if user is None:
@@ -159,6 +164,7 @@ class PlaybookEngine:
             await self._finish(incident, run_store.RUN_STOPPED, f"the playbook `{run.playbook}` is no longer there")
             return
         await self._prepare(incident, playbook, run)
+        incident = await incident_store.get_incident(self.db, incident_id)   # preparing may set the commander
         steps = {step.id: step for step in playbook.steps}
         not_before = run.started_at
         for state in run.steps:

@@ -64,6 +64,12 @@ steps:
     pots: {message: hi}
 """
 
+FORBIDDEN = """
+name: forbidden
+steps:
+  - run_command: {command: rm-rf, args: ["/"]}
+"""
+
 ESCAPE = """
 name: escape
 steps:
@@ -153,7 +159,7 @@ def alert(namespace: str = "payments") -> dict:
 async def test_an_alert_runs_the_outage_playbook_against_real_systems(world, run_bot, tmp_path):
     world.sandbox.create_channel(world.team["id"], "bot-admin", "Bot admin")
     async with systems(tmp_path) as (tickets, tickets_url, zoom_url, docker, docker_url, broker):
-        write_playbooks(tmp_path, tickets_url, broken=BROKEN, escape=ESCAPE)
+        write_playbooks(tmp_path, tickets_url, broken=BROKEN, escape=ESCAPE, forbidden=FORBIDDEN)
         (tmp_path / "config.yaml").write_text(config_text(world, tmp_path, tickets=tickets_url, zoom=zoom_url,
                                                           docker=docker_url, broker=broker))
         config = load_config(tmp_path / "config.yaml", {"TEST_BOT_TOKEN": world.bot_token})
@@ -174,6 +180,7 @@ async def test_an_alert_runs_the_outage_playbook_against_real_systems(world, run
             text = "\n".join(reports)
             assert "broken.yaml:5:5" in text and "did you mean 'post'" in text
             assert "escape.yaml" in text
+            assert "forbidden.yaml:4:19" in text and "'rm-rf' is not in the bot's command allow-list" in text
 
             post = await Monitoring(world).send(alert())
             await eventually(lambda: world.replies_to(post))
@@ -271,6 +278,7 @@ async def test_playbooks_from_chat_tasks_and_a_live_edit(world, run_bot, tmp_pat
     folder = tmp_path / "playbooks"
     folder.mkdir()
     generic = (Path(__file__).resolve().parents[2] / "playbooks" / "generic.yaml").read_text()
+    generic = generic.replace("  severity: sev3\n", "  severity: sev3\n  commander: \"@carol\"\n")
     (folder / "generic.yaml").write_text(generic)
     world.sandbox.create_channel(world.team["id"], "bot-admin", "Bot admin")
     config = world.config(tmp_path)
@@ -293,7 +301,9 @@ async def test_playbooks_from_chat_tasks_and_a_live_edit(world, run_bot, tmp_pat
     await eventually(lambda: [p for p in world.bot_posts(channel["id"]) if "Checklist of INC-1" in p["message"]])
     announce = await eventually(lambda: [p for p in world.sandbox.pinned(channel["id"])
                                          if "INC-1 is open: **Disk full** (SEV2)" in p["message"]])
-    assert "Commander: @alice" in announce[0]["message"]
+    assert "Commander: @carol" in announce[0]["message"], "the playbook's default commander"
+    assert world.carol["id"] in world.sandbox.channel_members(channel["id"])
+    await eventually(lambda: "@carol" in world.sandbox.pinned(channel["id"])[0]["message"])
 
     world.sandbox.add_channel_member(channel["id"], world.bob["id"])
     for text, expected in (("@incident-bot task assign 1 @bob", "Task 1 is now @bob's"),
@@ -314,7 +324,7 @@ async def test_playbooks_from_chat_tasks_and_a_live_edit(world, run_bot, tmp_pat
     await runner.bot.engine.library.check_for_changes()   # what the watcher does every 2 s
     admin = world.sandbox.channel_by_name(world.team["id"], "bot-admin")
     report = await eventually(lambda: [p["message"] for p in world.bot_posts(admin["id"])])
-    assert "generic.yaml:13:1: checklist: unknown key" in report[0] and "did you mean 'checklists'" in report[0]
+    assert "generic.yaml:14:1: checklist: unknown key" in report[0] and "did you mean 'checklists'" in report[0]
     (folder / "generic.yaml").write_text(generic.replace("is open:", "has started:"))
     await runner.bot.engine.library.check_for_changes()   # what the watcher does every 2 s
     second = world.say(world.alice, world.town, "@incident-bot start Second one --playbook generic")
