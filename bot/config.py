@@ -1,7 +1,6 @@
 """The bot's configuration: read once at start, interpolated from the environment, validated with clear errors."""
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from urllib.parse import urlsplit
 from bot.alerts.model import AlertSeverity
 from bot.alerts.parsers.generic import GenericRule
 from bot.alerts.rules import load_rules, rules_from_document
-from bot.problems import ConfigError, Problem
+from bot.problems import ConfigError, Problem, did_you_mean, kind_of, non_empty_text
 from bot.workflow.integrations.commands import CommandAllowList, CommandConfigError
 from bot.yamlsource import YamlDocument, YamlSourceError, load_yaml_file
 
@@ -101,17 +100,9 @@ class Config:
 Parser = Callable[[Any], Any]
 
 
-def _string(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"must be a string, not {_kind(value)}")
-    text = str(value).strip()
-    if not text:
-        raise ValueError("must not be empty")
-    return text
-
 
 def _url(value: Any) -> str:
-    text = _string(value)
+    text = non_empty_text(value)
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an http:// or https:// URL, got {text!r}")
@@ -119,17 +110,17 @@ def _url(value: Any) -> str:
 
 
 def _path(value: Any) -> Path:
-    return Path(_string(value)).expanduser()
+    return Path(non_empty_text(value)).expanduser()
 
 
 def _channel_names(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise ValueError(f"must be a list of channel names, not {_kind(value)}")
+        raise ValueError(f"must be a list of channel names, not {kind_of(value)}")
     names = []
     for item in value:
-        name = _string(item)
+        name = non_empty_text(item)
         if not _CHANNEL_NAME.match(name) or len(name) > 64:
             raise ValueError(f"{name!r} is not a channel name (the URL name: lowercase letters, digits, - and _)")
         names.append(name)
@@ -137,14 +128,14 @@ def _channel_names(value: Any) -> tuple[str, ...]:
 
 
 def _severity(value: Any) -> str:
-    text = _string(value).lower()
+    text = non_empty_text(value).lower()
     if text not in ("sev1", "sev2", "sev3", "sev4"):
         raise ValueError(f"must be one of sev1, sev2, sev3, sev4, got {text!r}")
     return text
 
 
 def _channel_prefix(value: Any) -> str:
-    text = _string(value)
+    text = non_empty_text(value)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,19}", text):
         raise ValueError("must be 1-20 lowercase letters, digits or '-', starting with a letter or digit")
     return text
@@ -158,7 +149,7 @@ def _port(value: Any) -> int:
 
 
 def _listen(value: Any) -> tuple[str, int]:
-    host, _, port = _string(value).rpartition(":")
+    host, _, port = non_empty_text(value).rpartition(":")
     if not host:
         raise ValueError(f"must be host:port, for example 0.0.0.0:8080, got {value!r}")
     return host.strip("[]"), _port(port)
@@ -166,25 +157,25 @@ def _listen(value: Any) -> tuple[str, int]:
 
 def _mqtt(value: Any) -> MqttConfig:
     if not isinstance(value, dict):
-        raise ValueError(f"must be a mapping with host, port, topics, client_id, not {_kind(value)}")
+        raise ValueError(f"must be a mapping with host, port, topics, client_id, not {kind_of(value)}")
     known = {"host", "port", "topics", "client_id", "username", "password"}
     for key in value:
         if key not in known:
-            raise ValueError(f"unknown key {key!r}" + _did_you_mean(key, known))
+            raise ValueError(f"unknown key {key!r}" + did_you_mean(key, known))
     if "host" not in value:
         raise ValueError("host is required")
     topics = value.get("topics", ["alerts/#"])
     if not isinstance(topics, list) or not topics:
         raise ValueError("topics must be a non-empty list of MQTT topic filters")
-    return MqttConfig(host=_string(value["host"]), port=_port(value.get("port", 1883)),
-                      topics=tuple(_string(t) for t in topics), client_id=_string(value.get("client_id", "incident-bot")),
-                      username=_string(value["username"]) if value.get("username") else None,
+    return MqttConfig(host=non_empty_text(value["host"]), port=_port(value.get("port", 1883)),
+                      topics=tuple(non_empty_text(t) for t in topics), client_id=non_empty_text(value.get("client_id", "incident-bot")),
+                      username=non_empty_text(value["username"]) if value.get("username") else None,
                       password=str(value["password"]) if value.get("password") else None)
 
 
 def _patterns(value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list):
-        raise ValueError(f"must be a list of patterns, not {_kind(value)}")
+        raise ValueError(f"must be a list of patterns, not {kind_of(value)}")
     known = {"name", "pattern", "alert_name", "firing_values", "resolved_values", "severity", "labels"}
     patterns = []
     for index, item in enumerate(value):
@@ -192,7 +183,7 @@ def _patterns(value: Any) -> tuple[Any, ...]:
             raise ValueError(f"[{index}] must be a mapping with name and pattern")
         unknown = [k for k in item if k not in known]
         if unknown:
-            raise ValueError(f"[{index}]: unknown key {unknown[0]!r}" + _did_you_mean(unknown[0], known))
+            raise ValueError(f"[{index}]: unknown key {unknown[0]!r}" + did_you_mean(unknown[0], known))
         options: dict[str, Any] = {"rule_name": str(item.get("name", "")), "pattern": item.get("pattern"),
                                    "alert_name": str(item.get("alert_name", ""))}
         for key in ("firing_values", "resolved_values"):
@@ -217,13 +208,13 @@ def _zoom(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not required <= set(value) or set(value) - required - optional:
         raise ValueError("must be a mapping with account_id, client_id and client_secret (a server-to-server app), "
                          "and optionally oauth_base and api_base")
-    return {key: _url(raw) if key in optional else _string(raw) for key, raw in value.items()}
+    return {key: _url(raw) if key in optional else non_empty_text(raw) for key, raw in value.items()}
 
 
 def _docker(value: Any) -> str:
     if not isinstance(value, dict) or set(value) != {"url"}:
         raise ValueError("must be a mapping with url (unix:///var/run/docker.sock or http://host:2375)")
-    return _string(value["url"])
+    return non_empty_text(value["url"])
 
 
 def _jitsi(value: Any) -> str:
@@ -247,23 +238,23 @@ def _optional(parse: Parser) -> Parser:
 
 
 def _log_level(value: Any) -> str:
-    text = _string(value).upper()
+    text = non_empty_text(value).upper()
     if text not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError(f"must be DEBUG, INFO, WARNING or ERROR, got {text!r}")
     return text
 
 
 SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
-    "mattermost": {"url": (True, _url), "token": (True, _string), "team": (True, _string)},
+    "mattermost": {"url": (True, _url), "token": (True, non_empty_text), "team": (True, non_empty_text)},
     "storage": {"path": (True, _path)},
-    "playbooks": {"dir": (True, _path), "default": (False, _string), "admin_channel": (False, _optional(_string))},
+    "playbooks": {"dir": (True, _path), "default": (False, non_empty_text), "admin_channel": (False, _optional(non_empty_text))},
     "commands": {},
     "integrations": {"zoom": (False, _zoom), "docker": (False, _docker), "mqtt": (False, _mqtt),
                      "jitsi": (False, _jitsi)},
     "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
                "patterns": (False, _patterns), "mqtt": (False, _mqtt)},
     "http": {"listen": (False, _listen), "public_url": (False, _optional(_url)),
-             "alerts_token": (False, _optional(_string))},
+             "alerts_token": (False, _optional(non_empty_text))},
     "incidents": {"channel_prefix": (False, _channel_prefix), "default_severity": (False, _severity)},
     "log_level": {},
 }
@@ -271,13 +262,6 @@ REQUIRED_SECTIONS = ("mattermost", "storage", "playbooks")
 WHOLE_SECTIONS: dict[str, Parser] = {"log_level": _log_level, "commands": _commands}
 
 
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", bool: "a boolean", type(None): "empty"}.get(type(value), type(value).__name__)
-
-
-def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def interpolate(value: str, environ: Mapping[str, str]) -> str:
@@ -315,12 +299,12 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
     problems: list[Problem] = []
     root = doc.data
     if not isinstance(root, dict):
-        raise ConfigError([Problem(doc.where(()), "", f"the config must be a mapping of sections, not {_kind(root)}")])
+        raise ConfigError([Problem(doc.where(()), "", f"the config must be a mapping of sections, not {kind_of(root)}")])
     root = _interpolated(doc, (), root, environ, problems)
     values: dict[str, dict[str, Any]] = {}
     for section, value in root.items():
         if section not in SCHEMA:
-            problems.append(Problem(doc.where((section,)), str(section), "unknown section" + _did_you_mean(section, SCHEMA)))
+            problems.append(Problem(doc.where((section,)), str(section), "unknown section" + did_you_mean(section, SCHEMA)))
             continue
         if section in WHOLE_SECTIONS:
             try:
@@ -331,14 +315,14 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            problems.append(Problem(doc.where((section,)), section, f"must be a mapping, not {_kind(value)}"))
+            problems.append(Problem(doc.where((section,)), section, f"must be a mapping, not {kind_of(value)}"))
             continue
         keys = SCHEMA[section]
         parsed: dict[str, Any] = {}
         for key, raw in value.items():
             dotted = f"{section}.{key}"
             if key not in keys:
-                problems.append(Problem(doc.where((section, key)), dotted, "unknown key" + _did_you_mean(key, keys)))
+                problems.append(Problem(doc.where((section, key)), dotted, "unknown key" + did_you_mean(key, keys)))
                 continue
             try:
                 parsed[key] = keys[key][1](raw)

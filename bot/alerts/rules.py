@@ -5,7 +5,6 @@ import everything about rules from this module.
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from pathlib import Path
@@ -20,7 +19,7 @@ from bot.alerts.rule_model import (
     DEFAULT_GROUP_BY, DEFAULT_GROUP_WINDOW_S, Match, Rule, RuleAction, RuleMatch, TimeWindow, ValueMatcher,
     evaluate, label_value,
 )
-from bot.problems import ConfigError, Problem
+from bot.problems import ConfigError, Problem, did_you_mean, dotted, kind_of, non_empty_text
 from bot.incidents.model import Severity
 from bot.yamlsource import YamlDocument, YamlSourceError, load_yaml_file
 
@@ -46,7 +45,7 @@ def parse_duration(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         raise ValueError(f"needs a unit: write {value}s, or use m, h or d")
     if not isinstance(value, str):
-        raise ValueError(f"must be a duration like 30s, 10m, 2h or 1d, not {_kind(value)}")
+        raise ValueError(f"must be a duration like 30s, 10m, 2h or 1d, not {kind_of(value)}")
     text = value.replace(" ", "").lower()
     if not _DURATION.fullmatch(text):
         raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 10m, 2h or 1d")
@@ -56,30 +55,8 @@ def parse_duration(value: Any) -> int:
     return seconds
 
 
-def _kind(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", bool: "a boolean", type(None): "empty"}
-    return names.get(type(value), type(value).__name__)
 
 
-def _did_you_mean(word: Any, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _dotted(path: tuple) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"must be a string, not {_kind(value)}")
-    text = str(value).strip()
-    if not text:
-        raise ValueError("must not be empty")
-    return text
 
 
 class _At(ValueError):
@@ -106,9 +83,9 @@ def _each(value: Any, parse: Callable[[Any], Any]) -> tuple[Any, ...]:
 
 
 def _choice(value: Any, choices: Sequence[str]) -> str:
-    text = _text(value).lower()
+    text = non_empty_text(value).lower()
     if text not in choices:
-        raise ValueError(f"{text!r} is not one of {', '.join(choices)}" + _did_you_mean(text, choices))
+        raise ValueError(f"{text!r} is not one of {', '.join(choices)}" + did_you_mean(text, choices))
     return text
 
 
@@ -122,7 +99,7 @@ def _regex(source: str) -> re.Pattern[str]:
 def _value_matcher(value: Any) -> ValueMatcher:
     if isinstance(value, bool):
         raise ValueError(f"write the value in quotes ('{str(value).lower()}'): YAML reads it as a boolean")
-    text = _text(value)
+    text = non_empty_text(value)
     negate = text.startswith("!")
     body = text[1:] if negate else text
     if body.startswith("~"):
@@ -136,11 +113,11 @@ def _day(word: str) -> int:
         return _DAYS.index(word)
     if word in _DAY_NAMES:
         return _DAY_NAMES.index(word)
-    raise ValueError(f"{word!r} is not a day (mon, tue, wed, thu, fri, sat, sun)" + _did_you_mean(word, _DAYS))
+    raise ValueError(f"{word!r} is not a day (mon, tue, wed, thu, fri, sat, sun)" + did_you_mean(word, _DAYS))
 
 
 def _days(value: Any) -> frozenset[int]:
-    parts = [p for item in _each(value, _text) for p in item.split(",")]
+    parts = [p for item in _each(value, non_empty_text) for p in item.split(",")]
     days: set[int] = set()
     for part in parts:
         first, _, last = part.partition("-")
@@ -151,7 +128,7 @@ def _days(value: Any) -> frozenset[int]:
 
 
 def _hours(value: Any) -> tuple[int, int]:
-    found = _HOURS.fullmatch(_text(value))
+    found = _HOURS.fullmatch(non_empty_text(value))
     if not found:
         raise ValueError(f"{value!r} is not a span of hours; write e.g. 09:00-17:00")
     sh, sm, eh, em = (int(g) for g in found.groups())
@@ -164,7 +141,7 @@ def _hours(value: Any) -> tuple[int, int]:
 
 
 def _zone(value: Any) -> str:
-    name = _text(value)
+    name = non_empty_text(value)
     if name == "UTC":
         return name
     try:
@@ -175,7 +152,7 @@ def _zone(value: Any) -> str:
 
 
 def _incident_severity(value: Any) -> Severity:
-    severity = Severity.parse(_text(value))
+    severity = Severity.parse(non_empty_text(value))
     if severity is None:
         raise ValueError(f"{value!r} is not an incident severity (sev1, sev2, sev3, sev4)")
     return severity
@@ -202,7 +179,7 @@ class _RuleReader:
         self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
     def problem(self, path: tuple, message: str) -> None:
-        self.problems.append(Problem(self.doc.where(path), _dotted(path), message))
+        self.problems.append(Problem(self.doc.where(path), dotted(path), message))
 
     def value(self, path: tuple, raw: Any, parse: Callable[[Any], Any]) -> Any:
         try:
@@ -213,22 +190,22 @@ class _RuleReader:
 
     def mapping(self, path: tuple, raw: Any, keys: Sequence[str]) -> dict:
         if not isinstance(raw, dict):
-            self.problem(path, f"must be a mapping, not {_kind(raw)}")
+            self.problem(path, f"must be a mapping, not {kind_of(raw)}")
             return {}
         for key in raw:
             if key not in keys:
-                self.problem(path + (key,), "unknown key" + _did_you_mean(key, keys))
+                self.problem(path + (key,), "unknown key" + did_you_mean(key, keys))
         return {k: v for k, v in raw.items() if k in keys}
 
     def rules(self, path: tuple, raw: Any) -> tuple[Rule, ...]:
         if not isinstance(raw, list):
-            self.problem(path, f"must be a list of rules, not {_kind(raw)}")
+            self.problem(path, f"must be a list of rules, not {kind_of(raw)}")
             return ()
         rules, seen = [], {}
         for index, item in enumerate(raw):
             name = item.get("name") if isinstance(item, dict) else None
             if isinstance(name, str) and name.strip() in seen:
-                self.problem(path + (index, "name"), f"duplicate rule name {name!r} (also {_dotted(seen[name.strip()])})")
+                self.problem(path + (index, "name"), f"duplicate rule name {name!r} (also {dotted(seen[name.strip()])})")
             elif isinstance(name, str):
                 seen[name.strip()] = path + (index,)
             rule = self.rule(path + (index,), item)
@@ -255,8 +232,8 @@ class _RuleReader:
                     self.problem(path + (key,), f"has no effect with action: {action.value}")
         options: dict[str, Any] = {}
         parsers: dict[str, Callable[[Any], Any]] = {
-            "title": self.template, "severity": self.severity_map, "playbook": _text,
-            "group_by": lambda v: _each(v, _text) if v != [] else (),
+            "title": self.template, "severity": self.severity_map, "playbook": non_empty_text,
+            "group_by": lambda v: _each(v, non_empty_text) if v != [] else (),
             "group_window": parse_duration, "only_after": parse_duration, "throttle": parse_duration,
             "resolve_incident": _boolean, "continue": _boolean,
         }
@@ -277,14 +254,14 @@ class _RuleReader:
         )
 
     def rule_name(self, value: Any) -> str:
-        name = _text(value)
+        name = non_empty_text(value)
         if not _RULE_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a rule name: up to 100 letters, digits, spaces and _ . : -")
         return name
 
     def template(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise ValueError(f"must be a template string, not {_kind(value)}")
+            raise ValueError(f"must be a template string, not {kind_of(value)}")
         if not value.strip():
             raise ValueError("must not be empty")
         try:
@@ -302,7 +279,7 @@ class _RuleReader:
         for key, raw in value.items():
             if key not in alert_words:
                 raise _At((key,), f"{key!r} is not an alert severity ({', '.join(alert_words)})"
-                          + _did_you_mean(key, alert_words))
+                          + did_you_mean(key, alert_words))
             try:
                 pairs.append((AlertSeverity(key), _incident_severity(raw)))
             except ValueError as exc:
@@ -321,7 +298,7 @@ class _RuleReader:
         simple: dict[str, Callable[[Any], Any]] = {
             "source": lambda v: frozenset(_each(v, lambda x: AlertSource(_choice(x, sources)))),
             "severity": lambda v: frozenset(_each(v, lambda x: AlertSeverity(_choice(x, severities)))),
-            "alertname": _value_matcher, "name": _value_matcher, "text": lambda v: _regex(_text(v)),
+            "alertname": _value_matcher, "name": _value_matcher, "text": lambda v: _regex(non_empty_text(v)),
         }
         for key, parse in simple.items():
             if key in data:
@@ -337,7 +314,7 @@ class _RuleReader:
 
     def labels(self, path: tuple, raw: Any) -> Any:
         if not isinstance(raw, dict):
-            self.problem(path, f"must be a mapping of label to value, not {_kind(raw)}")
+            self.problem(path, f"must be a mapping of label to value, not {kind_of(raw)}")
             return _BAD
         pairs = [(str(label), self.value(path + (label,), value, _value_matcher)) for label, value in raw.items()]
         return _BAD if any(m is _BAD for _, m in pairs) else tuple(pairs)
@@ -382,7 +359,7 @@ def load_rules(path: Path | str) -> tuple[Rule, ...]:
         raise ConfigError([Problem(exc.location, "", exc.message)]) from None
     if not isinstance(doc.data, dict) or "rules" not in doc.data:
         raise ConfigError([Problem(doc.where(()), "", "a rules file must be a mapping with a `rules:` list")])
-    unknown = [Problem(doc.where((key,)), str(key), "unknown key" + _did_you_mean(key, ["rules"]))
+    unknown = [Problem(doc.where((key,)), str(key), "unknown key" + did_you_mean(key, ["rules"]))
                for key in doc.data if key != "rules"]
     try:
         rules = rules_from_document(doc, ("rules",))

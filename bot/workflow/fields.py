@@ -1,7 +1,6 @@
 """Small readers for single playbook values; each returns the clean value or raises ValueError saying what is wrong."""
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, Callable, Sequence
 
@@ -9,6 +8,8 @@ from bot.alerts.rule_model import ValueMatcher
 from bot.alerts.rules import parse_duration
 from bot.incidents.model import Severity
 from bot.workflow.actions_schema import Arg, Kind
+from bot.problems import did_you_mean, dotted, kind_of  # noqa: F401 - the readers import them from here
+from bot.problems import non_empty_text as text
 
 PLAYBOOK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 STEP_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -31,35 +32,12 @@ class At(ValueError):
         self.subpath = subpath
 
 
-def kind_of(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", bool: "a boolean", type(None): "empty", int: "a number",
-             float: "a number", str: "a string"}
-    return names.get(type(value), type(value).__name__)
 
 
-def did_you_mean(word: Any, choices: Sequence[str]) -> str:
-    """' (did you mean 'x'?)' for a close choice, else ''."""
-    lowered = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(str(word).lower(), list(lowered), n=1)
-    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""
 
 
-def dotted(path: tuple) -> str:
-    """steps[0].post.message for ('steps', 0, 'post', 'message')."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
-def text(value: Any) -> str:
-    """A non-empty string (numbers are read as their digits)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"must be a string, not {kind_of(value)}")
-    result = str(value).strip()
-    if not result:
-        raise ValueError("must not be empty")
-    return result
 
 
 def string(value: Any) -> str:

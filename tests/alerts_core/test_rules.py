@@ -317,7 +317,7 @@ def test_every_validation_problem_is_reported_with_its_place():
         "rules.yaml:21:5: rules[1].playbook: has no effect with action: ignore",
         "rules.yaml:22:5: rules[2].name: duplicate rule name 'db pages' (also rules[0])",
         "rules.yaml:24:5: rules[2].severity: 'sev9' is not an incident severity (sev1, sev2, sev3, sev4)",
-        "rules.yaml:25:5: rules[3]: must be a mapping, not int",
+        "rules.yaml:25:5: rules[3]: must be a mapping, not a number",
         "rules.yaml:26:5: rules[4].name: 'bad/name' is not a rule name: up to 100 letters, digits, spaces and _ . : -",
         "rules.yaml:28:5: rules[4].match: must be a mapping, not a list",
         "rules.yaml:29:5: rules[5]: action is required but missing",
@@ -339,7 +339,7 @@ def test_every_validation_problem_is_reported_with_its_place():
     ("    action: open_incident\n    group_by: [instance, 3.5, '']\n",
      "rules.yaml:4:31: rules[0].group_by[2]: must not be empty"),
     ("    action: open_incident\n    title: 42\n",
-     "rules.yaml:4:5: rules[0].title: must be a template string, not int"),
+     "rules.yaml:4:5: rules[0].title: must be a template string, not a number"),
     ("    action: open_incident\n    continue: 1\n",
      "rules.yaml:4:5: rules[0].continue: must be true or false, not 1"),
 ])

@@ -6,28 +6,18 @@ import contextlib
 import json
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aiomqtt
 import pytest
 
 from bot.alerts.model import Alert, AlertSource
 from bot.alerts.mqtt_source import TOPIC_LABEL, MqttAlertSource
-from tests.mosquitto import make_broker, port_open
+from tests.conftest import eventually
+from tests.mosquitto import make_broker
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 
-
-async def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
-    """Poll until `check()` is truthy; fail with the last value after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    value = None
-    while asyncio.get_running_loop().time() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
 
 
 @pytest.fixture
