@@ -279,7 +279,8 @@ class _PolicyReader:
             if lowered.startswith(prefix):
                 name = lowered[len(prefix):].strip().lstrip("@")
                 if not pattern.fullmatch(name):
-                    self.problem(path, f"{text!r}: {name!r} is not a Mattermost {what}")
+                    self.problem(path, f"{text!r} names no {what}" if not name
+                                 else f"{text!r}: {name!r} is not a Mattermost {what}")
                     return None
                 return Entry(kind, name)
         if self.roles.get(lowered):

@@ -22,7 +22,7 @@ from bot.alerts.model import Alert
 from bot.incidents.model import Incident, Severity, Status
 from bot.incidents.service import channel_name, named_channel
 from bot.workflow.actions_schema import ACTIONS, Kind
-from bot.workflow.fields import dotted
+from bot.problems import dotted
 from bot.workflow.model import ActionCall, OnError, Playbook, Step, Task, thaw
 from bot.workflow.template_context import TemplateContext
 from bot.yamlsource import Location, YamlDocument, YamlSourceError, parse_yaml

@@ -2,7 +2,6 @@
 resolution, Zabbix edits, buttons, `why`, MQTT on a real broker and the HTTP receiver."""
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 

@@ -8,7 +8,7 @@ import aiosqlite
 import pytest
 
 from bot.incidents.service import channel_name
-from tests.conftest import World, eventually, start_bot_process
+from tests.conftest import eventually, start_bot_process
 from tests.e2e.test_incident_lifecycle import TITLE, command_and_reply, open_incident
 
 

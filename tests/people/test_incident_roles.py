@@ -157,13 +157,13 @@ def test_bad_role_entries_are_located():
                      "  - {name: comms, title: ''}\n")
     assert found == [
         "config.yaml:2:23: roles[0].titel: unknown key (did you mean 'title'?)",
-        "config.yaml:3:11: roles[1].name: 'Scribe' is not a role name: use 1-32 lowercase letters, digits, - or _, "
+        "config.yaml:3:5: roles[1].name: 'Scribe' is not a role name: use 1-32 lowercase letters, digits, - or _, "
         "starting with a letter",
-        "config.yaml:4:11: roles[2].name: 'team' means something else in permissions, so it cannot name a role",
+        "config.yaml:4:5: roles[2].name: 'team' means something else in permissions, so it cannot name a role",
         "config.yaml:5:5: roles[3]: name is required",
         "config.yaml:6:5: roles[4]: the role 'commander' is listed twice",
         "config.yaml:7:5: roles[5]: must be a mapping with name and title, not a list",
-        "config.yaml:8:23: roles[6].title: must not be empty",
+        "config.yaml:8:19: roles[6].title: must not be empty",
     ]
 
 
