@@ -244,9 +244,11 @@ class _PolicyReader:
         return tuple(rules)
 
     def entries(self, path: tuple, value: Any) -> tuple[Entry, ...]:
-        items = [(path, value)] if isinstance(value, str) else [(path + (i,), v) for i, v in enumerate(value)] \
-            if isinstance(value, list) else None
-        if items is None:
+        if isinstance(value, str):
+            items = [(path, value)]
+        elif isinstance(value, list):
+            items = [(path + (index,), item) for index, item in enumerate(value)]
+        else:
             self.problem(path, f"must be one entry or a list of them ({self._choices()}), not {kind_of(value)}")
             return ()
         if not items:

@@ -228,6 +228,7 @@ def _role(path: tuple, item: Any, problem) -> Role | None:
         default = DEFAULT_ROLES.get(name)
         return Role(name, default.title if default else name.replace("-", " ").replace("_", " ").capitalize())
     if isinstance(title, bool) or not isinstance(title, (str, int, float)) or not str(title).strip():
-        problem(path + ("title",), "must not be empty" if isinstance(title, str) else f"must be text, not {kind_of(title)}")
+        problem(path + ("title",),
+                "must not be empty" if isinstance(title, str) else f"must be text, not {kind_of(title)}")
         return None
     return Role(name, str(title).strip())

@@ -8,7 +8,7 @@ from bot.alerts.rule_model import ValueMatcher
 from bot.alerts.rules import parse_duration
 from bot.incidents.model import Severity
 from bot.workflow.actions_schema import Arg, Kind
-from bot.problems import did_you_mean, kind_of  # noqa: F401 - the readers import them from here
+from bot.problems import did_you_mean, dotted, kind_of  # noqa: F401 - the readers use them as f.dotted, f.kind_of...
 from bot.problems import non_empty_text as text
 
 PLAYBOOK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

@@ -9,7 +9,7 @@ from bot.people.permissions import (
 from bot.people.roles import DEFAULT_ROLES
 from bot.people.settings import PeopleConfig, people_from_document
 from bot.problems import ConfigError
-from bot.yamlsource import parse_yaml
+from bot.yamlsource import YamlSourceError, parse_yaml
 
 EXAMPLE = """\
 mattermost:
@@ -103,7 +103,6 @@ def test_the_section_must_be_a_mapping():
 
 
 def test_an_unquoted_at_sign_is_a_yaml_error_that_names_the_line():
-    from bot.yamlsource import YamlSourceError
     with pytest.raises(YamlSourceError) as caught:
         parse_yaml("permissions:\n  resolve: [commander, @alice]\n", "config.yaml")
     assert str(caught.value).startswith("config.yaml:2:")
