@@ -52,6 +52,11 @@ steps:
     container: {image: busybox}
   - id: event
     publish: {topic: "incidents/{{ incident.key }}", payload: {event: started}, qos: 1}
+  - id: flaky
+    http: {method: POST, url: "TICKETS/fail", json: {}}
+    on_error: continue
+  - id: nudge
+    remind: {message: "Check the dashboards", after: 1s, to: "@bob"}
   - id: later
     after: 2s
     post: {message: "Two seconds in: {{ incident.key }} still {{ incident.status.value }}"}
@@ -84,6 +89,10 @@ class Tickets:
         self.requests: list[tuple[dict, dict]] = []
         self.app = web.Application()
         self.app.router.add_post("/tickets", self.create)
+        self.app.router.add_post("/fail", self.fail)
+
+    async def fail(self, request: web.Request) -> web.Response:
+        return web.json_response({"error": "the ticketing system is down"}, status=500)
 
     async def create(self, request: web.Request) -> web.Response:
         self.requests.append((dict(request.headers), await request.json()))
@@ -188,12 +197,16 @@ async def test_an_alert_runs_the_outage_playbook_against_real_systems(world, run
 
             statuses = await eventually_async(lambda: _all_finished(tmp_path), timeout=20)
             assert statuses == {"announce": "done", "ticket": "done", "diagnose": "done", "skipped": "skipped",
-                                "call": "done", "box": "done", "event": "done", "later": "done"}
+                                "call": "done", "box": "done", "event": "done", "flaky": "failed",
+                                "nudge": "done", "later": "done"}
             messages = [p["message"] for p in world.bot_posts(channel_id)]
             assert any("Playbook started for INC-1 (CheckoutDown)" in m for m in messages)
             assert any("namespace: payments" in m for m in messages), messages
             assert any("Two seconds in: INC-1 still open" in m for m in messages)
             assert any("example.zoom.us/j/" in m for m in messages)
+            assert any("Step `flaky` failed" in m and "500" in m and "goes on" in m for m in messages)
+            await eventually(lambda: [p for p in world.bot_posts(channel_id)
+                                      if ":alarm_clock: @bob: Check the dashboards" in p["message"]])
             assert any("Checklist of INC-1" in m and "Look at the dashboard" in m for m in messages)
             pinned = [p["message"] for p in world.sandbox.pinned(channel_id)]
             assert any("Playbook started" in m for m in pinned) and any("zoom.us/j/" in m for m in pinned)
@@ -219,7 +232,7 @@ async def test_an_alert_runs_the_outage_playbook_against_real_systems(world, run
 
 async def _all_finished(tmp_path: Path) -> dict[str, str] | None:
     statuses = await step_statuses(tmp_path)
-    return statuses if len(statuses) == 8 and all(s in ("done", "skipped", "failed") for s in statuses.values()) \
+    return statuses if len(statuses) == 10 and all(s in ("done", "skipped", "failed") for s in statuses.values()) \
         else None
 
 
