@@ -11,11 +11,13 @@ from bot.alerts.http_source import AlertReceiver
 from bot.alerts.mqtt_source import MqttAlertSource
 from bot.alerts.parsers import default_parsers
 from bot.alerts.service import AlertOrigin, AlertService
+from bot.chat.actors import ActorLookup
 from bot.chat.alert_commands import AlertCommands
 from bot.chat.context import CommandContext, Reply
 from bot.chat.handlers import LifecycleCommands
 from bot.chat.parsing import command_text
 from bot.chat.playbook_commands import PlaybookCommands
+from bot.chat.role_commands import RoleCommands
 from bot.chat.router import CommandRouter
 from bot.clock import Clock, SystemClock
 from bot.config import Config
@@ -327,8 +329,12 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             commands = LifecycleCommands(incidents, users, templates, bot_username=identity.username,
                                          default_severity=Severity(config.incidents.default_severity),
                                          choose_playbook=engine.choose)
-            router = CommandRouter([*commands.specs, *PlaybookCommands(db, engine, library, tasks, rest, clock).specs,
-                                    *AlertCommands(db, templates).specs], templates, identity.username)
+            incidents.roles = config.people.roles
+            actors = ActorLookup(rest, users, team_id=identity.team.id, policy=config.people.permissions,
+                                 roles=config.people.roles)
+            router = CommandRouter([*commands.specs, *RoleCommands(incidents, users, config.people.roles, rest).specs,
+                                    *PlaybookCommands(db, engine, library, tasks, rest, clock).specs,
+                                    *AlertCommands(db, templates).specs], templates, identity.username, actors)
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),
                 rules=config.alerts.rules, origin=AlertOrigin(next(iter(identity.watched_channel_ids), "")))

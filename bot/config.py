@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from bot.alerts.model import AlertSeverity
 from bot.alerts.parsers.generic import GenericRule
 from bot.alerts.rules import load_rules, rules_from_document
+from bot.people.settings import PeopleConfig, people_from_document
 from bot.problems import ConfigError, Problem, did_you_mean, kind_of, non_empty_text
 from bot.workflow.integrations.commands import CommandAllowList, CommandConfigError
 from bot.yamlsource import YamlDocument, YamlSourceError, load_yaml_file
@@ -92,6 +93,7 @@ class Config:
     http: HttpConfig | None = None
     commands: Any = None                              # bot.workflow.integrations.commands.CommandAllowList
     integrations: IntegrationsConfig = IntegrationsConfig()
+    people: PeopleConfig = PeopleConfig()
     log_level: str = "INFO"
     source: str = "<built in code>"
 
@@ -249,6 +251,8 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "storage": {"path": (True, _path)},
     "playbooks": {"dir": (True, _path), "default": (False, non_empty_text), "admin_channel": (False, _optional(non_empty_text))},
     "commands": {},
+    "roles": {},
+    "permissions": {},
     "integrations": {"zoom": (False, _zoom), "docker": (False, _docker), "mqtt": (False, _mqtt),
                      "jitsi": (False, _jitsi)},
     "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
@@ -259,7 +263,8 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "log_level": {},
 }
 REQUIRED_SECTIONS = ("mattermost", "storage", "playbooks")
-WHOLE_SECTIONS: dict[str, Parser] = {"log_level": _log_level, "commands": _commands}
+WHOLE_SECTIONS: dict[str, Parser] = {"log_level": _log_level, "commands": _commands,
+                                     "roles": lambda value: value, "permissions": lambda value: value}
 
 
 
@@ -338,6 +343,11 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
     base = Path(doc.file).parent if doc.file and not doc.file.startswith("<") else Path(".")
     alerts = values.get("alerts", {})
     rules = _rules(doc, base, alerts, problems)
+    people = PeopleConfig()
+    try:
+        people = people_from_document(doc)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -348,6 +358,7 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
                                   admin_channel=values["playbooks"].get("admin_channel", "")),
         commands=values.get("commands", {}).get("value"),
         integrations=_integrations(values.get("integrations", {})),
+        people=people,
         alerts=AlertsConfig(channels=alerts.get("channels", ()), rules=rules, patterns=alerts.get("patterns", ()),
                             mqtt=alerts.get("mqtt")),
         incidents=IncidentsConfig(**values.get("incidents", {})),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Sequence
 
 from bot.chat.context import CommandContext, Reply
+from bot.people.permissions import Permission
 
 Handler = Callable[[CommandContext, str], Awaitable[list[Reply]]]
 
@@ -18,6 +19,7 @@ class CommandSpec:
     handler: Handler
     in_incident: bool = False
     aliases: tuple[str, ...] = ()
+    permission: Permission | None = None   # who may run it is checked against the config's policy
 
 
 class CommandRegistry:

@@ -9,6 +9,7 @@ from bot.chat.context import CommandContext, Reply
 from bot.chat.parsing import BadArguments, playbook_option, start_arguments
 from bot.incidents.model import Action, Severity, TransitionRefused
 from bot.incidents.service import IncidentService, UsernameLookup
+from bot.people.permissions import Permission
 from bot.store.timeline import entries as timeline_entries
 from bot.templates import Templates
 
@@ -17,7 +18,8 @@ TIMELINE_LABELS = {
     "channel_created": "Channel created",
     "member_added": "Joined the channel",
     "summary_pinned": "Summary pinned",
-    "commander_set": "Commander",
+    "role_assigned": "Role",
+    "severity_changed": "Severity",
     "playbook_started": "Playbook started",
     "acknowledged": "Acknowledged",
     "status_update": "Status update",
@@ -48,12 +50,14 @@ class LifecycleCommands:
         self.specs = [
             CommandSpec("start", "start <title> [sev1..sev4] [--playbook NAME]",
                         "Open an incident with its own channel (default severity "
-                        f"{default_severity.label}).", self.start, aliases=("new", "open")),
+                        f"{default_severity.label}).", self.start, aliases=("new", "open"),
+                        permission=Permission.START),
             CommandSpec("ack", "ack", "Acknowledge the incident: you are on it.", self.ack, in_incident=True,
-                        aliases=("acknowledge",)),
-            CommandSpec("update", "update <text>", "Post a status update.", self.update, in_incident=True),
+                        aliases=("acknowledge",), permission=Permission.ACK),
+            CommandSpec("update", "update <text>", "Post a status update.", self.update, in_incident=True,
+                        permission=Permission.UPDATE),
             CommandSpec("resolve", "resolve <text>", "Resolve the incident, saying how.", self.resolve,
-                        in_incident=True, aliases=("close",)),
+                        in_incident=True, aliases=("close",), permission=Permission.RESOLVE),
             CommandSpec("timeline", "timeline", "Show what happened, who did it and when.", self.timeline,
                         in_incident=True),
         ]

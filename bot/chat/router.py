@@ -4,9 +4,11 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+from bot.chat.actors import ActorLookup
 from bot.chat.commands import CommandRegistry, CommandSpec
 from bot.chat.context import CommandContext, Reply
 from bot.chat.parsing import BadArguments, CommandText
+from bot.people.permissions import check
 from bot.templates import Templates
 
 log = logging.getLogger(__name__)
@@ -15,11 +17,13 @@ log = logging.getLogger(__name__)
 class CommandRouter:
     """Owns the registry of every command (plus `help`, generated from it) and dispatches to them."""
 
-    def __init__(self, specs: Sequence[CommandSpec], templates: Templates, bot_username: str):
+    def __init__(self, specs: Sequence[CommandSpec], templates: Templates, bot_username: str,
+                 actors: ActorLookup | None = None):
         self.registry = CommandRegistry([CommandSpec("help", "help", "Show this list.", self.help, aliases=("?",)),
                                          *specs])
         self.templates = templates
         self.bot_username = bot_username
+        self.actors = actors
 
     async def help(self, ctx: CommandContext, args: str) -> list[Reply]:
         return [Reply(self.templates.render("help", commands=self.registry.specs, bot=self.bot_username))]
@@ -34,6 +38,12 @@ class CommandRouter:
         if spec.in_incident and ctx.incident is None:
             return [Reply(f"`{spec.name}` works in an incident's channel. "
                           f"Open one with `@{self.bot_username} start <title>`, or run it in the incident channel.")]
+        if spec.permission is not None and self.actors is not None:
+            actor = await self.actors.actor(ctx, spec.permission)
+            decision = check(self.actors.policy, spec.permission, actor,
+                             incident=ctx.incident.key if ctx.incident else "")
+            if not decision.allowed:
+                return [Reply(f":no_entry_sign: {decision.reason}")]
         try:
             return await spec.handler(ctx, command.args)
         except BadArguments as problem:

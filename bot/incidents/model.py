@@ -78,6 +78,8 @@ class Incident:
     alerts_post_id: str = ""
     playbook: str = ""        # the playbook the incident runs ("" for none)
     alert: str = ""           # the alert that opened it, as JSON ("" when opened by hand)
+    roles: str = ""           # who holds which role besides the commander (a RoleBook as JSON)
+    update_due_at: int | None = None   # when a status update is due (the playbook's cadence), if ever
 
     @property
     def key(self) -> str:

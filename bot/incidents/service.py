@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from bot.clock import Clock
 from bot.incidents.model import Action, Incident, Severity, Status, transition
+from bot.people.roles import COMMANDER, DEFAULT_ROLES, Handoff, RoleSet, incident_roles
 from bot.mattermost.errors import CHANNEL_EXISTS, MattermostError
 from bot.mattermost.events import Post
 from bot.store import incidents as incident_store
@@ -102,6 +103,7 @@ class IncidentService:
         self.on_ready: Callable[[Incident], Awaitable[None]] | None = None      # after the setup (playbooks)
         self.on_resolved: Callable[[Incident], Awaitable[None]] | None = None   # after a resolve (cleanup)
         self.channel_options: Callable[[Incident], ChannelOptions] | None = None
+        self.roles: RoleSet = DEFAULT_ROLES
 
     # ------------------------------------------------------------------ opening
     async def start(self, *, title: str, severity: Severity, reporter_id: str, origin_channel_id: str,
@@ -236,8 +238,29 @@ class IncidentService:
 
     async def set_commander(self, incident: Incident, user_id: str, *, actor_id: str) -> Incident:
         """Hand the incident to a commander (recorded, and shown in the pinned summary)."""
-        changed = await self._step(incident, {"commander_id": user_id}, "commander_set", actor_id=actor_id,
-                                   text=f"@{await self.users.username(user_id)}", data={"user_id": user_id})
+        changed, _ = await self.assign_role(incident, COMMANDER, user_id, actor_id=actor_id)
+        return changed
+
+    async def assign_role(self, incident: Incident, role: str, user_id: str, *, actor_id: str) -> tuple[Incident, Handoff]:
+        """Give a role to someone: the hand-off is recorded, they join the channel, the summary shows it."""
+        book, handoff = incident_roles(incident, self.roles).assign(role, user_id)
+        changes: dict[str, Any] = {"roles": book.as_json()}
+        if role == COMMANDER:
+            changes["commander_id"] = user_id
+        previous = f" (was @{await self.users.username(handoff.previous)})" if handoff.previous else ""
+        changed = await self._step(incident, changes, "role_assigned", actor_id=actor_id,
+                                   text=f"{handoff.role.title}: @{await self.users.username(user_id)}{previous}",
+                                   data={"role": role, "user_id": user_id, "previous": handoff.previous})
+        if changed.channel_id:
+            await self.chat.add_channel_member(changed.channel_id, user_id)
+        await self.refresh_header(changed)
+        return changed, handoff
+
+    async def change_severity(self, incident: Incident, severity: Severity, *, actor_id: str) -> Incident:
+        """Set a new severity (recorded, and shown in the pinned summary)."""
+        changed = await self._step(incident, {"severity": severity}, "severity_changed", actor_id=actor_id,
+                                   text=f"{incident.severity.label} → {severity.label}",
+                                   data={"from": incident.severity.value, "to": severity.value})
         await self.refresh_header(changed)
         return changed
 
@@ -249,8 +272,11 @@ class IncidentService:
                                    props=self._props(incident, "header"))
 
     async def _header_text(self, incident: Incident) -> str:
+        holders = [(role.title, await self.users.username(user_id))
+                   for role, user_id in incident_roles(incident, self.roles).assignments()
+                   if user_id and role.name != COMMANDER]
         return self.templates.render(
-            "header", incident=incident, bot=self.bot_username,
+            "header", incident=incident, bot=self.bot_username, roles=holders,
             commander=await self.users.username(incident.commander_id),
             reporter=await self.users.username(incident.reporter_id))
 

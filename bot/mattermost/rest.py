@@ -155,6 +155,12 @@ class MattermostRest:
 
     # channels
 
+    async def is_team_member(self, team_id: str, user_id: str) -> bool:
+        """Whether the user belongs to the team."""
+        member = await self._lookup("/teams/{id}/members/{user_id}",
+                                    lambda: self._driver.teams.get_team_member(_segment(team_id), _segment(user_id)))
+        return isinstance(member, dict) and not member.get("delete_at")
+
     async def get_channel(self, channel_id: str) -> dict[str, Any] | None:
         """Return a channel by id, or None."""
         return await self._lookup("/channels/{id}", lambda: self._driver.channels.get_channel(_segment(channel_id)))

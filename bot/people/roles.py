@@ -232,3 +232,11 @@ def _role(path: tuple, item: Any, problem) -> Role | None:
                 "must not be empty" if isinstance(title, str) else f"must be text, not {kind_of(title)}")
         return None
     return Role(name, str(title).strip())
+
+
+def incident_roles(incident, roles: RoleSet = DEFAULT_ROLES) -> RoleBook:
+    """An incident's role holders: its stored book (`incident.roles`), with the commander the incident names."""
+    book = RoleBook.from_json(incident.roles, roles)
+    if incident.commander_id:
+        book, _ = book.assign(COMMANDER, incident.commander_id)
+    return book

@@ -145,4 +145,14 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         sent INTEGER NOT NULL DEFAULT 0
     );
     """),
+    (4, """
+    ALTER TABLE incidents ADD COLUMN roles TEXT NOT NULL DEFAULT '';
+    ALTER TABLE incidents ADD COLUMN update_due_at INTEGER;
+
+    CREATE TABLE incident_followers (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (incident_id, user_id)
+    );
+    """),
 )
