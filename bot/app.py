@@ -18,12 +18,14 @@ from bot.chat.handlers import LifecycleCommands
 from bot.chat.parsing import command_text
 from bot.chat.playbook_commands import PlaybookCommands
 from bot.chat.role_commands import RoleCommands
+from bot.chat.update_commands import UpdateCommands
 from bot.chat.router import CommandRouter
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.http_server import serve_http
 from bot.incidents.model import Severity
 from bot.incidents.service import IncidentService, Team
+from bot.incidents.updates import StatusUpdates
 from bot.mattermost.errors import MattermostError
 from bot.mattermost.events import Connected, Event, MembershipEvent, Post, PostChange, PostEvent
 from bot.mattermost.rest import MattermostRest
@@ -319,12 +321,20 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                                       on_problems=_problem_reporter(rest, identity, config))
             await library.load()
             tasks = TaskStore(db, clock)
+            integrations = _integrations(config)
             engine = PlaybookEngine(db, rest, library, actions(), tasks, timers, clock, users, team_id=identity.team.id,
-                                    bot_user_id=identity.user_id, integrations=_integrations(config))
+                                    bot_user_id=identity.user_id, integrations=integrations)
             engine.default_playbook = config.playbooks.default
             engine.incidents = incidents
-            incidents.on_ready = engine.start_run
-            incidents.on_resolved = engine.cleanup
+            updates = StatusUpdates(db, rest, library, timers, clock, users, team_id=identity.team.id,
+                                    bot_user_id=identity.user_id)
+
+            async def incident_ready(incident) -> None:
+                await engine.start_run(incident)
+                await updates.start(await incident_store.get_incident(db, incident.id))
+
+            incidents.on_ready = incident_ready
+            incidents.on_change += [engine.on_change, updates.on_change]
             incidents.channel_options = engine.channel_options
             commands = LifecycleCommands(incidents, users, templates, bot_username=identity.username,
                                          default_severity=Severity(config.incidents.default_severity),
@@ -334,6 +344,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                                  roles=config.people.roles)
             router = CommandRouter([*commands.specs, *RoleCommands(incidents, users, config.people.roles, rest).specs,
                                     *PlaybookCommands(db, engine, library, tasks, rest, clock).specs,
+                                    *UpdateCommands(updates).specs,
                                     *AlertCommands(db, templates).specs], templates, identity.username, actors)
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),
@@ -345,12 +356,15 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                       alerts=alerts, users=users, clock=clock, engine=engine)
             bot.services = {"playbook-files": library.watch, **await _alert_inputs(config, db, bot)}
             await engine.resume()
+            await updates.resume()
             if on_ready is not None:
                 on_ready(bot)
             try:
                 await bot.run()
             finally:
                 timers.shutdown()
+                if integrations.zoom is not None:
+                    await integrations.zoom().close()
     finally:
         await db.close()
 

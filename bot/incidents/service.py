@@ -101,7 +101,8 @@ class IncidentService:
         self.bot_username = bot_username
         self.channel_prefix = channel_prefix
         self.on_ready: Callable[[Incident], Awaitable[None]] | None = None      # after the setup (playbooks)
-        self.on_resolved: Callable[[Incident], Awaitable[None]] | None = None   # after a resolve (cleanup)
+        # after a change: (incident, action, text, actor id); playbook cleanup, status updates
+        self.on_change: list[Callable[[Incident, Action, str, str], Awaitable[None]]] = []
         self.channel_options: Callable[[Incident], ChannelOptions] | None = None
         self.roles: RoleSet = DEFAULT_ROLES
 
@@ -232,8 +233,11 @@ class IncidentService:
             await record(conn, changed.id, TIMELINE_KIND[action], at=now, actor_id=actor_id, text=text,
                          data={"status": changed.status.value, "post_id": post_id})
         await self.refresh_header(changed)
-        if changed.status is Status.RESOLVED and self.on_resolved is not None:
-            await self.on_resolved(changed)
+        for listener in self.on_change:
+            try:
+                await listener(changed, action, text, actor_id)
+            except Exception:   # a listener's failure must not undo or hide the change itself
+                log.exception("after %s of %s", action.value, changed.key)
         return changed
 
     async def set_commander(self, incident: Incident, user_id: str, *, actor_id: str) -> Incident:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from bot.oncall.http import Answer, JsonHttp, PageStatus, PagingError, retry_after, text_of
+from bot.oncall.paging import PageStatus, PagingError
+from bot.oncall.paging_http import Answer, JsonHttp, retry_after, text_of
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class OpsgenieClient:
         data = answer.body.get("data") if isinstance(answer.body, dict) else None
         recipients = data.get("onCallRecipients") if isinstance(data, dict) else None
         if not isinstance(recipients, list):
-            raise OpsgenieError(f"the answer has no onCallRecipients list: {text_of(answer.body)}", status=answer.status)
+            raise OpsgenieError(f"the answer has no onCallRecipients list: {text_of(answer.body)}",
+                                status=answer.status)
         return [str(r) for r in recipients if r]
 
     async def create_alert(self, alias: str, message: str, *, priority: str = "P3", description: str = "",

@@ -27,7 +27,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.oncall.http import Answer, JsonHttp, PageStatus, PagingError, retry_after, text_of
+from bot.oncall.paging import PageStatus, PagingError
+from bot.oncall.paging_http import Answer, JsonHttp, retry_after, text_of
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +95,15 @@ class PagerDutyClient:
         if escalation_policy_id:
             query.append(("escalation_policy_ids[]", escalation_policy_id))
         people: dict[tuple[str, int], OnCallPerson] = {}
-        for page in range(_MAX_PAGES):
-            body = await self._rest("GET", "/oncalls", query + [("offset", str(page * _PAGE_SIZE))])
-            for entry in _list(body, "oncalls"):
+        offset = 0
+        for _ in range(_MAX_PAGES):
+            body = await self._rest("GET", "/oncalls", query + [("offset", str(offset))])
+            entries = _list(body, "oncalls")
+            for entry in entries:
                 person = _person(entry)
                 people.setdefault((person.user_id or person.email, person.level), person)
-            if not (isinstance(body, dict) and body.get("more") is True):
+            offset += len(entries)
+            if not entries or body.get("more") is not True:
                 break
         return sorted(people.values(), key=lambda p: (p.level, p.name.lower()))
 

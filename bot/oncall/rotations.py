@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 
 from bot.oncall.rotation_model import FOREVER, Layer, OnCall, Override, Schedule, local_instant, username
 from bot.oncall.schedule_loader import load_schedules, schedules_from_document
@@ -54,7 +54,8 @@ def add_override(schedule: Schedule, user: str, start: datetime, end: datetime, 
         raise ValueError(f"the override must end after it starts ({end.isoformat()} is not after {start.isoformat()})")
     if not 1 <= layer <= len(schedule.layers):
         raise ValueError(f"schedule {schedule.name!r} has {len(schedule.layers)} layer(s); there is no layer {layer}")
-    override = Override(user=username(user), start=start, end=end, layer=layer - 1)
+    override = Override(user=username(user), start=start.astimezone(timezone.utc), end=end.astimezone(timezone.utc),
+                        layer=layer - 1)
     return dataclasses.replace(schedule, overrides=schedule.overrides + (override,))
 
 

@@ -97,7 +97,8 @@ class _ScheduleReader:
             return None
         for key in raw:
             if key not in keys:
-                self.problem(path + (key,), "unknown key" + _did_you_mean(key, keys))
+                self.problem(path + (key,), "unknown key" + (_did_you_mean(key, keys)
+                                                             or f" (known keys: {', '.join(keys)})"))
         for key in required:
             if key not in raw:
                 self.problem(path, f"{key} is required but missing")
@@ -283,7 +284,8 @@ def _weekday(word: str) -> int:
         return _DAYS.index(word)
     if word in _DAY_NAMES:
         return _DAY_NAMES.index(word)
-    raise ValueError(f"{word!r} is not a day (mon, tue, wed, thu, fri, sat, sun)" + _did_you_mean(word, _DAYS))
+    raise ValueError(f"{word!r} is not a day (mon, tue, wed, thu, fri, sat, sun)"
+                     + _did_you_mean(word, _DAYS + _DAY_NAMES))
 
 
 def _start_date(value: Any) -> date:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from jinja2 import TemplateError
 
 from bot.clock import Clock
-from bot.incidents.model import Incident, Severity
+from bot.incidents.model import Action as Change, Incident, Severity
 from bot.incidents.service import ChannelOptions
 from bot.store import incidents as incident_store
 from bot.store import runs as run_store
@@ -326,6 +326,10 @@ class PlaybookEngine:
             await record(conn, incident.id, "task_action", at=self.clock.now_ms(), actor_id=self.bot_user_id,
                          text=f"task {number}: {result.summary}", data={"ok": result.ok})
         return result
+
+    async def on_change(self, incident: Incident, change: Change, text: str, actor_id: str) -> None:
+        if change is Change.RESOLVE:
+            await self.cleanup(incident)
 
     async def cleanup(self, incident: Incident) -> None:
         """When an incident is resolved: remove the containers its steps started."""

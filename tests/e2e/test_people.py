@@ -1,6 +1,8 @@
 """Roles and permissions from chat, end to end: who may resolve, change severity or hand out roles."""
 from __future__ import annotations
 
+import asyncio
+
 import aiosqlite
 
 from bot.config import load_config
@@ -58,3 +60,55 @@ async def test_roles_hand_offs_and_refusals(world, run_bot, tmp_path):
             "ORDER BY id")).fetchall()
     assert rows == [("role_assigned", "Scribe: @carol"), ("role_assigned", "Commander: @bob (was @alice)"),
                     ("severity_changed", "SEV2 → SEV1")]
+
+
+INFORMED = """
+name: informed
+status_updates: {sev2: 1m, sev3: "off"}
+broadcast: [leadership]
+"""
+
+
+async def test_status_update_reminders_snooze_broadcast_and_followers(world, run_bot, tmp_path):
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "informed.yaml").write_text(INFORMED)
+    leadership = world.sandbox.create_channel(world.team["id"], "leadership", "Leadership")
+    config = world.config(tmp_path)
+    config = type(config)(**{**config.__dict__, "playbooks": type(config.playbooks)(dir=folder)})
+    await run_bot(config)
+    command = world.say(world.alice, world.town, "@incident-bot start Payments slow sev2 --playbook informed")
+    await eventually(lambda: world.replies_to(command))
+    channel = world.sandbox.channel_by_name(world.team["id"], "inc-1-payments-slow")
+    world.sandbox.add_channel_member(channel["id"], world.carol["id"])
+    reply = await command_and_reply(world, world.carol, channel, "@incident-bot follow")
+    assert "You will get INC-1's status updates" in reply["message"]
+
+    def reminders() -> list[dict]:
+        return [p for p in world.bot_posts(channel["id"]) if ":hourglass: @alice, INC-1 is due a status update"
+                in p["message"]]
+
+    async with aiosqlite.connect(tmp_path / "state" / "bot.sqlite") as db:
+        created, due = await (await db.execute("SELECT created_at, update_due_at FROM incidents")).fetchone()
+    assert due == created + 60_000, "the first reminder comes one sev2 interval (1m) after the start"
+
+    await command_and_reply(world, world.alice, channel, "@incident-bot snooze 2s")   # so the test need not wait 1m
+    await eventually(reminders, timeout=6)
+    reply = await command_and_reply(world, world.alice, channel, "@incident-bot snooze 1h")
+    assert "next status-update reminder for INC-1 comes in 1h 00m" in reply["message"]
+    count = len(reminders())
+    await asyncio.sleep(3)
+    assert len(reminders()) == count, "snoozed: no reminder for an hour"
+
+    await command_and_reply(world, world.alice, channel, "@incident-bot update Card payments recovering")
+    update = await eventually(lambda: [p for p in world.bot_posts(leadership["id"])
+                                       if "Status update on INC-1: Payments slow" in p["message"]])
+    assert "Card payments recovering" in update[0]["message"] and "@alice" in update[0]["message"]
+    dm = world.direct_channel(world.carol, world.bot)
+    await eventually(lambda: [p for p in world.bot_posts(dm["id"]) if "Card payments recovering" in p["message"]])
+
+    await command_and_reply(world, world.carol, channel, "@incident-bot unfollow")
+    await command_and_reply(world, world.alice, channel, "@incident-bot update Fully recovered")
+    await eventually(lambda: [p for p in world.bot_posts(leadership["id"]) if "Fully recovered" in p["message"]])
+    await asyncio.sleep(0.5)
+    assert not [p for p in world.bot_posts(dm["id"]) if "Fully recovered" in p["message"]]
