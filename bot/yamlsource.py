@@ -80,7 +80,10 @@ def _to_python(file: str, node: yaml.Node, path: Path_, locations: dict[Path_, L
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(file, item, path + (i,), locations, budget) for i, item in enumerate(node.value)]
-    return _SafeComposer.construct_object(_SCALAR_CONSTRUCTOR, node, deep=True)
+    try:
+        return _SafeComposer.construct_object(_SCALAR_CONSTRUCTOR, node, deep=True)
+    except ValueError as exc:   # a value YAML recognises but cannot build, like the date 2026-13-01
+        raise YamlSourceError(_location(file, node), f"{node.value!r} cannot be read: {exc}") from None
 
 
 class _ScalarConstructor(yaml.SafeLoader):

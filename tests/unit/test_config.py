@@ -93,3 +93,8 @@ def test_yaml_aliases_are_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml", {})
+
+
+def test_a_value_yaml_cannot_build_is_located(tmp_path):
+    (problem,) = problems(tmp_path, GOOD + "incidents:\n  default_severity: 2026-13-01\n")
+    assert ":12:21:" in problem and "'2026-13-01' cannot be read" in problem
