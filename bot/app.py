@@ -17,6 +17,7 @@ from bot.chat.context import CommandContext, Reply
 from bot.chat.handlers import LifecycleCommands
 from bot.chat.parsing import command_text
 from bot.chat.playbook_commands import PlaybookCommands
+from bot.chat.oncall_commands import OncallCommands
 from bot.chat.role_commands import RoleCommands
 from bot.chat.update_commands import UpdateCommands
 from bot.chat.router import CommandRouter
@@ -25,6 +26,7 @@ from bot.config import Config
 from bot.http_server import serve_http
 from bot.incidents.model import Severity
 from bot.incidents.service import IncidentService, Team
+from bot.incidents.paging import PAGE_ACTION, Paging
 from bot.incidents.updates import StatusUpdates
 from bot.mattermost.errors import MattermostError
 from bot.mattermost.events import Connected, Event, MembershipEvent, Post, PostChange, PostEvent
@@ -329,12 +331,19 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             updates = StatusUpdates(db, rest, library, timers, clock, users, team_id=identity.team.id,
                                     bot_user_id=identity.user_id)
 
+            paging = Paging(db, rest, timers, clock, users, schedules=config.oncall.schedules,
+                            levels=config.oncall.escalation, bot_user_id=identity.user_id,
+                            alerts_channel_id=next(iter(identity.watched_channel_ids), ""))
+            paging.incidents = incidents
+            await paging.load_overrides()
+
             async def incident_ready(incident) -> None:
                 await engine.start_run(incident)
                 await updates.start(await incident_store.get_incident(db, incident.id))
+                await paging.start(await incident_store.get_incident(db, incident.id))
 
             incidents.on_ready = incident_ready
-            incidents.on_change += [engine.on_change, updates.on_change]
+            incidents.on_change += [engine.on_change, updates.on_change, paging.on_change]
             incidents.channel_options = engine.channel_options
             commands = LifecycleCommands(incidents, users, templates, bot_username=identity.username,
                                          default_severity=Severity(config.incidents.default_severity),
@@ -344,7 +353,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                                  roles=config.people.roles)
             router = CommandRouter([*commands.specs, *RoleCommands(incidents, users, config.people.roles, rest).specs,
                                     *PlaybookCommands(db, engine, library, tasks, rest, clock).specs,
-                                    *UpdateCommands(updates).specs,
+                                    *UpdateCommands(updates).specs, *OncallCommands(paging).specs,
                                     *AlertCommands(db, templates).specs], templates, identity.username, actors)
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),
@@ -354,9 +363,10 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             listener = WebsocketListener(config.mattermost.url, config.mattermost.token, **(listener_options or {}))
             bot = Bot(db=db, rest=rest, listener=listener, identity=identity, router=router, incidents=incidents,
                       alerts=alerts, users=users, clock=clock, engine=engine)
-            bot.services = {"playbook-files": library.watch, **await _alert_inputs(config, db, bot)}
+            bot.services = {"playbook-files": library.watch, **await _alert_inputs(config, db, bot, paging)}
             await engine.resume()
             await updates.resume()
+            await paging.resume()
             if on_ready is not None:
                 on_ready(bot)
             try:
@@ -398,7 +408,8 @@ def _problem_reporter(rest: MattermostRest, identity: Identity, config: Config):
     return report
 
 
-async def _alert_inputs(config: Config, db: Database, bot: Bot) -> dict[str, Callable[[], Awaitable[None]]]:
+async def _alert_inputs(config: Config, db: Database, bot: Bot,
+                        paging: Paging) -> dict[str, Callable[[], Awaitable[None]]]:
     """The optional inputs besides Mattermost: the HTTP server (webhooks, buttons) and MQTT."""
     alerts = bot.alerts
     services: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -410,10 +421,11 @@ async def _alert_inputs(config: Config, db: Database, bot: Bot) -> dict[str, Cal
             routes += AlertReceiver(alerts.handle_alerts, token=http.alerts_token).routes()
 
         def bound(url: str) -> None:
-            alerts.actions = ActionLinks(http.public_url or url, secret)
+            alerts.actions = paging.links = ActionLinks(http.public_url or url, secret)
             bot.http_url = url
 
-        routes += action_routes(ActionLinks(http.public_url or "http://unused", secret), alerts.on_click)
+        routes += action_routes(ActionLinks(http.public_url or "http://unused", secret), alerts.on_click,
+                                {PAGE_ACTION: paging.acknowledge_click})
         services["http"] = lambda: serve_http(routes, http.host, http.port, on_bound=bound)
     if config.alerts.mqtt is not None:
         mqtt = config.alerts.mqtt

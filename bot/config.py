@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 from bot.alerts.model import AlertSeverity
 from bot.alerts.parsers.generic import GenericRule
-from bot.alerts.rules import load_rules, rules_from_document
+from bot.alerts.rules import load_rules, parse_duration, rules_from_document
+from bot.oncall.schedule_loader import schedules_from_document
 from bot.people.settings import PeopleConfig, people_from_document
 from bot.problems import ConfigError, Problem, did_you_mean, kind_of, non_empty_text
 from bot.workflow.integrations.commands import CommandAllowList, CommandConfigError
@@ -40,6 +41,20 @@ class MqttConfig:
     client_id: str = "incident-bot"
     username: str | None = None
     password: str | None = None
+
+
+@dataclass(frozen=True)
+class EscalationLevel:
+    """Who is paged at one level of escalation, and how long after the incident opened."""
+
+    to: str                 # "schedule:NAME", "schedule:NAME:LAYER", "@user" or "channel" (an @channel in the alerts channel)
+    after: int = 0          # seconds
+
+
+@dataclass(frozen=True)
+class OncallConfig:
+    schedules: tuple[Any, ...] = ()                  # bot.oncall.rotation_model.Schedule
+    escalation: tuple[EscalationLevel, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,7 @@ class Config:
     commands: Any = None                              # bot.workflow.integrations.commands.CommandAllowList
     integrations: IntegrationsConfig = IntegrationsConfig()
     people: PeopleConfig = PeopleConfig()
+    oncall: OncallConfig = OncallConfig()
     log_level: str = "INFO"
     source: str = "<built in code>"
 
@@ -253,6 +269,7 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "commands": {},
     "roles": {},
     "permissions": {},
+    "oncall": {},
     "integrations": {"zoom": (False, _zoom), "docker": (False, _docker), "mqtt": (False, _mqtt),
                      "jitsi": (False, _jitsi)},
     "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
@@ -264,7 +281,8 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
 }
 REQUIRED_SECTIONS = ("mattermost", "storage", "playbooks")
 WHOLE_SECTIONS: dict[str, Parser] = {"log_level": _log_level, "commands": _commands,
-                                     "roles": lambda value: value, "permissions": lambda value: value}
+                                     "roles": lambda value: value, "permissions": lambda value: value,
+                                     "oncall": lambda value: value}
 
 
 
@@ -348,6 +366,7 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
         people = people_from_document(doc)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    oncall = _oncall(doc, problems)
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -359,6 +378,7 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
         commands=values.get("commands", {}).get("value"),
         integrations=_integrations(values.get("integrations", {})),
         people=people,
+        oncall=oncall,
         alerts=AlertsConfig(channels=alerts.get("channels", ()), rules=rules, patterns=alerts.get("patterns", ()),
                             mqtt=alerts.get("mqtt")),
         incidents=IncidentsConfig(**values.get("incidents", {})),
@@ -381,6 +401,54 @@ def _rules(doc: YamlDocument, base: Path, alerts: dict[str, Any], problems: list
         except ConfigError as exc:
             problems.extend(exc.problems)
     return rules
+
+
+def _oncall(doc: YamlDocument, problems: list[Problem]) -> OncallConfig:
+    """The on-call schedules and the escalation levels (which may name them)."""
+    section = doc.data.get("oncall") if isinstance(doc.data, dict) else None
+    if section is None:
+        return OncallConfig()
+    if not isinstance(section, dict):
+        problems.append(Problem(doc.where(("oncall",)), "oncall", f"must be a mapping, not {kind_of(section)}"))
+        return OncallConfig()
+    for key in section:
+        if key not in ("schedules", "escalation"):
+            problems.append(Problem(doc.where(("oncall", key)), f"oncall.{key}",
+                                    "unknown key" + did_you_mean(key, ["schedules", "escalation"])))
+    schedules: tuple[Any, ...] = ()
+    try:
+        schedules = schedules_from_document(doc, ("oncall", "schedules"))
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    names = {schedule.name for schedule in schedules}
+    levels = []
+    raw_levels = section.get("escalation") or []
+    if not isinstance(raw_levels, list):
+        problems.append(Problem(doc.where(("oncall", "escalation")), "oncall.escalation", "must be a list of levels"))
+        raw_levels = []
+    for index, raw in enumerate(raw_levels):
+        path = ("oncall", "escalation", index)
+        key = f"oncall.escalation[{index}]"
+        try:
+            levels.append(_escalation_level(raw, names))
+        except ValueError as exc:
+            problems.append(Problem(doc.where(path), key, str(exc)))
+    return OncallConfig(schedules=schedules, escalation=tuple(levels))
+
+
+def _escalation_level(raw: Any, schedules: set[str]) -> EscalationLevel:
+    if not isinstance(raw, dict) or "to" not in raw or set(raw) - {"to", "after"}:
+        raise ValueError("must be a mapping with `to` (schedule:NAME[:LAYER], @user or channel) and `after`")
+    to = non_empty_text(raw["to"])
+    if to.startswith("schedule:"):
+        name, _, layer = to[len("schedule:"):].partition(":")
+        if name not in schedules:
+            raise ValueError(f"no schedule named {name!r}" + did_you_mean(name, sorted(schedules)))
+        if layer and not layer.isdigit():
+            raise ValueError(f"the layer in {to!r} must be a number (1 = primary, 2 = secondary...)")
+    elif not (to.startswith("@") or to == "channel"):
+        raise ValueError(f"`to` must be schedule:NAME[:LAYER], @user or channel, not {to!r}")
+    return EscalationLevel(to=to, after=parse_duration(raw["after"]) if "after" in raw else 0)
 
 
 def _integrations(values: dict[str, Any]) -> IntegrationsConfig:

@@ -68,10 +68,13 @@ class Click:
 
 
 ClickHandler = Callable[[Click], Awaitable[str]]
+# Other buttons the bot makes (a page's Acknowledge): their action name -> handler(context, user id, user name)
+OtherButtons = dict[str, Callable[[dict[str, Any], str, str], Awaitable[str]]]
 
 
-def action_routes(links: ActionLinks, on_click: ClickHandler) -> list[web.RouteDef]:
-    """The aiohttp route Mattermost calls when someone clicks one of the buttons."""
+def action_routes(links: ActionLinks, on_click: ClickHandler, others: OtherButtons | None = None) -> list[web.RouteDef]:
+    """The aiohttp route Mattermost calls when someone clicks one of the bot's buttons."""
+    others = others or {}
 
     async def handle(request: web.Request) -> web.Response:
         try:
@@ -81,9 +84,13 @@ def action_routes(links: ActionLinks, on_click: ClickHandler) -> list[web.RouteD
         if not isinstance(body, dict):
             return web.json_response({"error": "the body is not a JSON object"}, status=400)
         context = links.verify(body.get("context"))
-        if context is None or context.get("action") not in {b[0] for b in BUTTONS}:
+        if context is None or context.get("action") not in {b[0] for b in BUTTONS} | set(others):
             log.warning("refused a button click with a missing or wrong signature")
             return web.json_response({"error": "invalid or missing signature"}, status=403)
+        if context["action"] in others:
+            outcome = await others[context["action"]](context, str(body.get("user_id", "")),
+                                                      str(body.get("user_name", "")))
+            return web.json_response({"update": {"message": outcome, "props": {}}, "ephemeral_text": outcome})
         try:
             alert = alert_from_json(context["alert"])
         except (KeyError, ValueError, TypeError):

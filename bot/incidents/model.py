@@ -80,6 +80,8 @@ class Incident:
     alert: str = ""           # the alert that opened it, as JSON ("" when opened by hand)
     roles: str = ""           # who holds which role besides the commander (a RoleBook as JSON)
     update_due_at: int | None = None   # when a status update is due (the playbook's cadence), if ever
+    page_level: int = 0                # how many escalation levels have been paged
+    page_due_at: int | None = None     # when the next level is paged unless someone acknowledges
 
     @property
     def key(self) -> str:

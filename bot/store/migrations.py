@@ -155,4 +155,18 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         PRIMARY KEY (incident_id, user_id)
     );
     """),
+    (5, """
+    ALTER TABLE incidents ADD COLUMN page_level INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE incidents ADD COLUMN page_due_at INTEGER;
+
+    CREATE TABLE oncall_overrides (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        schedule TEXT NOT NULL,
+        username TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        layer INTEGER NOT NULL DEFAULT 1,
+        created_by TEXT NOT NULL
+    );
+    """),
 )
