@@ -333,7 +333,9 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
 
             paging = Paging(db, rest, timers, clock, users, schedules=config.oncall.schedules,
                             levels=config.oncall.escalation, bot_user_id=identity.user_id,
-                            alerts_channel_id=next(iter(identity.watched_channel_ids), ""))
+                            alerts_channel_id=next(iter(identity.watched_channel_ids), ""),
+                            policies=config.oncall.policies, limit=config.oncall.page_limit)
+            engine.oncall_primary = lambda name: next(iter(paging.on_call_now(name)), None)
             paging.incidents = incidents
             await paging.load_overrides()
 

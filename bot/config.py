@@ -52,9 +52,29 @@ class EscalationLevel:
 
 
 @dataclass(frozen=True)
+class EscalationPolicy:
+    """Levels for the incidents it matches (by severity and alert labels); the first matching policy wins."""
+
+    name: str
+    levels: tuple[EscalationLevel, ...]
+    severities: frozenset[str] = frozenset()       # sev1..sev4; empty: any
+    labels: tuple[tuple[str, str], ...] = ()       # alert labels that must be equal; empty: any
+
+
+@dataclass(frozen=True)
+class PageLimit:
+    """At most `count` pages per person per `per` seconds; the rest are summed up in one message."""
+
+    count: int = 3
+    per: int = 600
+
+
+@dataclass(frozen=True)
 class OncallConfig:
     schedules: tuple[Any, ...] = ()                  # bot.oncall.rotation_model.Schedule
-    escalation: tuple[EscalationLevel, ...] = ()
+    escalation: tuple[EscalationLevel, ...] = ()     # the default policy
+    policies: tuple[EscalationPolicy, ...] = ()
+    page_limit: PageLimit = PageLimit()
 
 
 @dataclass(frozen=True)
@@ -411,10 +431,10 @@ def _oncall(doc: YamlDocument, problems: list[Problem]) -> OncallConfig:
     if not isinstance(section, dict):
         problems.append(Problem(doc.where(("oncall",)), "oncall", f"must be a mapping, not {kind_of(section)}"))
         return OncallConfig()
+    keys = ["schedules", "escalation", "policies", "page_limit"]
     for key in section:
-        if key not in ("schedules", "escalation"):
-            problems.append(Problem(doc.where(("oncall", key)), f"oncall.{key}",
-                                    "unknown key" + did_you_mean(key, ["schedules", "escalation"])))
+        if key not in keys:
+            problems.append(Problem(doc.where(("oncall", key)), f"oncall.{key}", "unknown key" + did_you_mean(key, keys)))
     schedules: tuple[Any, ...] = ()
     try:
         schedules = schedules_from_document(doc, ("oncall", "schedules"))
@@ -433,7 +453,37 @@ def _oncall(doc: YamlDocument, problems: list[Problem]) -> OncallConfig:
             levels.append(_escalation_level(raw, names))
         except ValueError as exc:
             problems.append(Problem(doc.where(path), key, str(exc)))
-    return OncallConfig(schedules=schedules, escalation=tuple(levels))
+    policies = []
+    for index, raw in enumerate(section.get("policies") or []):
+        try:
+            policies.append(_escalation_policy(raw, names))
+        except ValueError as exc:
+            problems.append(Problem(doc.where(("oncall", "policies", index)), f"oncall.policies[{index}]", str(exc)))
+    limit = PageLimit()
+    if "page_limit" in section:
+        raw = section["page_limit"]
+        try:
+            if not isinstance(raw, dict) or set(raw) - {"count", "per"}:
+                raise ValueError("must be a mapping with count and per, like {count: 3, per: 10m}")
+            limit = PageLimit(count=int(raw.get("count", 3)), per=parse_duration(raw.get("per", "10m")))
+        except ValueError as exc:
+            problems.append(Problem(doc.where(("oncall", "page_limit")), "oncall.page_limit", str(exc)))
+    return OncallConfig(schedules=schedules, escalation=tuple(levels), policies=tuple(policies), page_limit=limit)
+
+
+def _escalation_policy(raw: Any, schedules: set[str]) -> EscalationPolicy:
+    if not isinstance(raw, dict) or "levels" not in raw or set(raw) - {"name", "match", "levels"}:
+        raise ValueError("must be a mapping with name, match ({severities, labels}) and levels")
+    match = raw.get("match") or {}
+    if not isinstance(match, dict) or set(match) - {"severities", "labels"}:
+        raise ValueError("match takes severities (a list of sev1..sev4) and labels (a mapping)")
+    severities = frozenset(_severity(s) for s in match.get("severities") or [])
+    labels = tuple(sorted((str(k), str(v)) for k, v in (match.get("labels") or {}).items()))
+    if not isinstance(raw["levels"], list) or not raw["levels"]:
+        raise ValueError("levels must be a non-empty list")
+    return EscalationPolicy(name=non_empty_text(raw.get("name", "policy")),
+                            levels=tuple(_escalation_level(level, schedules) for level in raw["levels"]),
+                            severities=severities, labels=labels)
 
 
 def _escalation_level(raw: Any, schedules: set[str]) -> EscalationLevel:

@@ -6,13 +6,14 @@ escalation timer and each level is paged once.
 """
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 from typing import Any
 
 from bot.alerts.buttons import ACTIONS_PATH, ActionLinks
 from bot.clock import Clock
-from bot.config import EscalationLevel
+from bot.config import EscalationLevel, EscalationPolicy, PageLimit
 from bot.incidents.model import Action, Incident, Status, TransitionRefused
 from bot.oncall.rotation_model import Schedule
 from bot.oncall.rotations import add_override, next_on_call, on_call
@@ -30,7 +31,8 @@ PAGE_ACTION = "pageack"
 class Paging:
     def __init__(self, db: Database, chat, timers: Timers, clock: Clock, users: UserDirectory, *,
                  schedules: tuple[Schedule, ...], levels: tuple[EscalationLevel, ...], bot_user_id: str,
-                 alerts_channel_id: str = ""):
+                 alerts_channel_id: str = "", policies: tuple[EscalationPolicy, ...] = (),
+                 limit: PageLimit = PageLimit()):
         self.db = db
         self.chat = chat
         self.timers = timers
@@ -38,6 +40,10 @@ class Paging:
         self.users = users
         self.schedules = {schedule.name: schedule for schedule in schedules}
         self.levels = levels
+        self.policies = policies
+        self.limit = limit
+        self._sent: dict[str, list[int]] = {}          # person -> times of recent pages (ms)
+        self._held: dict[str, list[str]] = {}          # person -> incidents not paged because of the limit
         self.bot_user_id = bot_user_id
         self.alerts_channel_id = alerts_channel_id
         self.links: ActionLinks | None = None   # set when the HTTP server listens: where clicks go, and the secret
@@ -88,10 +94,19 @@ class Paging:
         upcoming, start = next_on_call(schedule, self._now())
         return now.layers, upcoming, start
 
+    def levels_for(self, incident: Incident) -> tuple[EscalationLevel, ...]:
+        """The first policy matching the incident's severity and alert labels, else the default levels."""
+        labels = json.loads(incident.alert).get("labels", {}) if incident.alert else {}
+        for policy in self.policies:
+            if (not policy.severities or incident.severity.value in policy.severities) and \
+                    all(labels.get(key) == value for key, value in policy.labels):
+                return policy.levels
+        return self.levels
+
     # ------------------------------------------------------------------ escalation
     async def start(self, incident: Incident) -> None:
         """Page the first level (once) and arm the timer for the next."""
-        if not self.levels or incident.page_level > 0 or incident.status is not Status.OPEN:
+        if not self.levels_for(incident) or incident.page_level > 0 or incident.status is not Status.OPEN:
             return
         await self._page_level(incident, 0)
 
@@ -103,7 +118,8 @@ class Paging:
     async def escalate(self, incident_id: int) -> None:
         """The timer fired: nobody acknowledged, so page the next level."""
         incident = await incident_store.get_incident(self.db, incident_id)
-        if incident is None or incident.status is not Status.OPEN or incident.page_level >= len(self.levels):
+        if incident is None or incident.status is not Status.OPEN or \
+                incident.page_level >= len(self.levels_for(incident)):
             return
         if incident.page_due_at and incident.page_due_at > self.clock.now_ms():
             self.timers.at(f"escalate:{incident.id}", incident.page_due_at, self.escalate, incident.id)
@@ -120,9 +136,10 @@ class Paging:
                              text=f"after level {incident.page_level}")
 
     async def _page_level(self, incident: Incident, index: int) -> None:
-        level = self.levels[index]
+        levels = self.levels_for(incident)
+        level = levels[index]
         people, why = self.targets(level)
-        following = self.levels[index + 1] if index + 1 < len(self.levels) else None
+        following = levels[index + 1] if index + 1 < len(levels) else None
         due = incident.created_at + following.after * 1000 if following else None
         if due is not None:
             due = max(due, self.clock.now_ms())
@@ -137,6 +154,10 @@ class Paging:
                 await self._page(incident, person, index + 1)
             except Exception:
                 log.exception("%s: could not page %s", incident.key, person)
+        if index == 0 and incident.commander_id == self.bot_user_id and people and people[0] != "@channel":
+            first = await self.chat.get_user_by_username(people[0])
+            if first is not None:   # an incident an alert opened: the first on-call person commands it
+                await self.incidents.set_commander(incident, first["id"], actor_id=self.bot_user_id)
         if due is not None:
             self.timers.at(f"escalate:{incident.id}", due, self.escalate, incident.id)
 
@@ -152,6 +173,12 @@ class Paging:
             log.warning("%s: cannot page @%s: no such user", incident.key, person)
             return
         await self.chat.add_channel_member(incident.channel_id, user["id"])
+        if not self._within_limit(person, incident):
+            async with self.db.transaction() as conn:
+                await record(conn, incident.id, "page_held", at=self.clock.now_ms(), actor_id=self.bot_user_id,
+                             text=f"@{person}: more than {self.limit.count} pages in {self.limit.per // 60}m; "
+                                  "they get a summary instead")
+            return
         direct = await self.chat.create_direct_channel(self.bot_user_id, user["id"])
         text = (f":pager: You are paged for **{incident.key}: {incident.title}** ({incident.severity.label}), "
                 f"level {level}. Join ~{incident.channel_name}.")
@@ -159,6 +186,31 @@ class Paging:
         if props is None:
             text += " Acknowledge there with `@incident-bot ack`."
         await self.chat.create_post(direct["id"], text, props=props)
+
+    # ------------------------------------------------------------------ not flooding a person
+    def _within_limit(self, person: str, incident: Incident) -> bool:
+        """Count a page to a person; False (and the incident held for a summary) past the limit."""
+        now = self.clock.now_ms()
+        recent = [t for t in self._sent.get(person, []) if t > now - self.limit.per * 1000]
+        if len(recent) < self.limit.count:
+            self._sent[person] = recent + [now]
+            return True
+        self._sent[person] = recent
+        held = self._held.setdefault(person, [])
+        if not held:
+            self.timers.at(f"pagesummary:{person}", recent[0] + self.limit.per * 1000, self.send_summary, person)
+        held.append(f"{incident.key} ({incident.severity.label}: {incident.title}) ~{incident.channel_name}")
+        return False
+
+    async def send_summary(self, person: str) -> None:
+        held = self._held.pop(person, [])
+        user = await self.chat.get_user_by_username(person) if held else None
+        if user is None:
+            return
+        direct = await self.chat.create_direct_channel(self.bot_user_id, user["id"])
+        lines = "\n".join(f"- {item}" for item in held)
+        await self.chat.create_post(direct["id"], f":pager: While you were being paged a lot, {len(held)} more "
+                                                  f"incident(s) wanted you (you were added to their channels):\n{lines}")
 
     # ------------------------------------------------------------------ the Acknowledge button
     def _ack_button(self, incident: Incident) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import json
 import logging
 from collections import defaultdict
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from jinja2 import TemplateError
 
@@ -58,6 +58,7 @@ class PlaybookEngine:
         self.incidents: Any = None   # the IncidentService, for changes the playbook makes (commander)
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.default_playbook = ""
+        self.oncall_primary: Callable[[str], str | None] = lambda schedule: None   # who is on call for a schedule
 
     # ------------------------------------------------------------------ choosing
     def choose(self, requested: str = "", *, rule_playbook: str = "", rule_name: str | None = None,
@@ -123,7 +124,8 @@ class PlaybookEngine:
         if commander and commander != incident.commander_id:
             await self.chat.add_channel_member(incident.channel_id, commander)
             await self.incidents.set_commander(incident, commander, actor_id=self.bot_user_id)
-        for username in playbook.invite.users:
+        oncall = [self.oncall_primary(name) for name in playbook.invite.oncall]
+        for username in [*playbook.invite.users, *(person for person in oncall if person)]:
             user = await self.chat.get_user_by_username(username)
             if user is None:
                 await self._say(incident, f":warning: Playbook `{playbook.name}`: no user @{username} to invite.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 
 import aiosqlite
 
@@ -24,6 +25,10 @@ oncall:
       layers:
         - {users: ["@alice"], shift: weekly, handoff: "mon 09:00", start: 2026-01-05}
         - {users: ["@bob"], shift: weekly, handoff: "mon 09:00", start: 2026-01-05}
+    - name: support
+      timezone: UTC
+      layers:
+        - {users: ["@carol"], shift: daily, handoff: "08:00", start: 2026-01-05}
   escalation:
     - {to: "schedule:primary"}
     - {to: "schedule:primary:2", after: 2s}
@@ -33,9 +38,19 @@ http:
 """
 
 
+PLAYBOOK = """
+name: outage
+applies_to: {rules: [page]}
+invite: {oncall: [support]}
+"""
+
+
 def paging_config(world: World, tmp_path):
+    (tmp_path / "playbooks").mkdir(exist_ok=True)
+    (tmp_path / "playbooks" / "outage.yaml").write_text(PLAYBOOK)
     path = world.config_file(tmp_path)
     text = path.read_text().replace("alerts:\n  channels: [alerts]\n", "")
+    text = text.replace(f"dir: {Path(__file__).resolve().parents[2] / 'playbooks'}", "dir: playbooks")
     path.write_text(text + ONCALL)
     return path
 
@@ -58,12 +73,15 @@ async def test_nobody_acks_so_the_secondary_is_paged_and_acks_with_the_button(wo
     answer = world.say(world.carol, world.town, "@incident-bot oncall")
     (reply,) = await eventually(lambda: world.replies_to(answer))
     assert "**primary**: Primary @alice, Secondary @bob" in reply["message"]
+    assert "**support**: Primary @carol" in reply["message"]
 
     await Monitoring(world).send(alert())
     (page,) = await eventually(lambda: pages_for(world, world.alice))
     [(_, _, _, _, channel_id)] = await incidents(tmp_path)
     assert world.alice["id"] in world.sandbox.channel_members(channel_id)
     assert pages_for(world, world.bob) == []
+    await eventually(lambda: world.carol["id"] in world.sandbox.channel_members(channel_id))  # the playbook's on-call
+    await eventually(lambda: "| @alice |" in world.sandbox.pinned(channel_id)[0]["message"])  # commands, being first
 
     (bob_page,) = await eventually(lambda: pages_for(world, world.bob), timeout=6)
     assert world.bob["id"] in world.sandbox.channel_members(channel_id)
@@ -105,3 +123,59 @@ async def test_a_restart_mid_escalation_still_pages_the_next_level_once(world, t
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), 10)
+
+
+LIMITS = """
+alerts:
+  channels: [alerts]
+  rules:
+    - {name: page, match: {severity: critical}, action: open_incident, group_by: [alertname]}
+oncall:
+  schedules:
+    - name: primary
+      timezone: UTC
+      layers:
+        - {users: ["@alice"], shift: daily, handoff: "09:00", start: 2026-01-05}
+  escalation:
+    - {to: "schedule:primary"}
+  policies:
+    - name: database
+      match: {labels: {namespace: db}}
+      levels: [{to: "@carol"}]
+  page_limit: {count: 1, per: 2s}
+"""
+
+
+async def test_policies_by_label_and_a_page_limit_with_a_summary(world, run_bot, tmp_path):
+    path = world.config_file(tmp_path)
+    path.write_text(path.read_text().replace("alerts:\n  channels: [alerts]\n", "") + LIMITS)
+    await run_bot(load_config(path, {"TEST_BOT_TOKEN": world.bot_token}))
+    monitoring = Monitoring(world)
+
+    def posts_to(user: dict, text: str) -> list[dict]:
+        dm = world.direct_channel(user, world.bot)
+        return [p for p in world.bot_posts(dm["id"]) if text in p["message"]]
+
+    await monitoring.send(named_alert("DatabaseDown", "db"))      # the database policy: carol, not alice
+    await eventually(lambda: posts_to(world.carol, "You are paged for **INC-1"))
+    await monitoring.send(named_alert("CheckoutDown", "payments"))
+    await eventually(lambda: posts_to(world.alice, "You are paged for **INC-2"))
+    assert posts_to(world.alice, "INC-1") == []
+    await monitoring.send(named_alert("CartDown", "payments"))    # a third incident within 2 s: alice is held
+    await eventually(lambda: posts_to(world.alice, "1 more incident(s) wanted you"), timeout=6)
+    assert posts_to(world.alice, "You are paged for **INC-3") == []
+    await eventually(lambda: "| @alice |" in world.sandbox.pinned(_channel_of(world, "inc-2-"))[0]["message"])
+
+
+def named_alert(name: str, namespace: str) -> dict:
+    payload = alert(namespace)
+    attachment = payload["attachments"][0]
+    payload["attachments"] = [dict(attachment, title=f"[FIRING:1] {name} (critical)",
+                                   text=attachment["text"].replace("CheckoutDown", name))]
+    return payload
+
+
+def _channel_of(world: World, prefix: str) -> str:
+    """The id of the channel whose name starts with `prefix` (an incident channel)."""
+    state = world.sandbox.core.state
+    return next(c["id"] for c in state.channels.values() if c["name"].startswith(prefix))
