@@ -26,6 +26,8 @@ from bot.config import Config
 from bot.http_server import serve_http
 from bot.incidents.model import Severity
 from bot.incidents.service import IncidentService, Team
+from bot.incidents.digest import Digest
+from bot.incidents.outgoing import OutgoingWebhook
 from bot.incidents.paging import PAGE_ACTION, Paging
 from bot.incidents.updates import StatusUpdates
 from bot.mattermost.errors import MattermostError
@@ -334,7 +336,8 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             paging = Paging(db, rest, timers, clock, users, schedules=config.oncall.schedules,
                             levels=config.oncall.escalation, bot_user_id=identity.user_id,
                             alerts_channel_id=next(iter(identity.watched_channel_ids), ""),
-                            policies=config.oncall.policies, limit=config.oncall.page_limit)
+                            policies=config.oncall.policies, limit=config.oncall.page_limit,
+                            providers=config.paging, poll=config.oncall.poll)
             engine.oncall_primary = lambda name: next(iter(paging.on_call_now(name)), None)
             paging.incidents = incidents
             await paging.load_overrides()
@@ -346,6 +349,12 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
 
             incidents.on_ready = incident_ready
             incidents.on_change += [engine.on_change, updates.on_change, paging.on_change]
+            informing = config.informing
+            webhook = None
+            if informing.webhook_url:
+                webhook = OutgoingWebhook(db, clock, url=informing.webhook_url,
+                                          secret_header=informing.webhook_header or None, users=users)
+                incidents.on_change.append(webhook.on_change)
             incidents.channel_options = engine.channel_options
             commands = LifecycleCommands(incidents, users, templates, bot_username=identity.username,
                                          default_severity=Severity(config.incidents.default_severity),
@@ -366,6 +375,18 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             bot = Bot(db=db, rest=rest, listener=listener, identity=identity, router=router, incidents=incidents,
                       alerts=alerts, users=users, clock=clock, engine=engine)
             bot.services = {"playbook-files": library.watch, **await _alert_inputs(config, db, bot, paging)}
+            if config.paging:
+                bot.services["paging-services"] = paging.watch_services
+            if webhook is not None:
+                bot.services["update-webhook"] = webhook.run
+            if informing.digest_channel:
+                digest_channel = await rest.get_channel_by_name(identity.team.id, informing.digest_channel)
+                if digest_channel is None:
+                    raise StartupError(f"{config.source}: digest.channel: no channel named "
+                                       f"{informing.digest_channel!r} in the team")
+                await rest.add_channel_member(digest_channel["id"], identity.user_id)
+                await Digest(db, rest, timers, clock, templates, channel_id=digest_channel["id"], at=informing.digest_at,
+                             timezone=informing.digest_timezone, users=users).start()
             await engine.resume()
             await updates.resume()
             await paging.resume()
@@ -377,6 +398,8 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                 timers.shutdown()
                 if integrations.zoom is not None:
                     await integrations.zoom().close()
+                for provider in config.paging:
+                    await provider.close()
     finally:
         await db.close()
 

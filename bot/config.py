@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.alerts.model import AlertSeverity
 from bot.alerts.parsers.generic import GenericRule
 from bot.alerts.rules import load_rules, parse_duration, rules_from_document
+from bot.oncall.providers import PagingConfigError, providers_from_config
 from bot.oncall.schedule_loader import schedules_from_document
 from bot.people.settings import PeopleConfig, people_from_document
-from bot.problems import ConfigError, Problem, did_you_mean, kind_of, non_empty_text
+from bot.problems import ConfigError, Problem, did_you_mean, dotted, kind_of, non_empty_text
 from bot.workflow.integrations.commands import CommandAllowList, CommandConfigError
 from bot.yamlsource import YamlDocument, YamlSourceError, load_yaml_file
 
@@ -75,6 +77,18 @@ class OncallConfig:
     escalation: tuple[EscalationLevel, ...] = ()     # the default policy
     policies: tuple[EscalationPolicy, ...] = ()
     page_limit: PageLimit = PageLimit()
+    poll: int = 30                                   # seconds between asking paging services for acknowledgements
+
+
+@dataclass(frozen=True)
+class InformingConfig:
+    """The daily digest and the outgoing webhook for status updates."""
+
+    digest_channel: str = ""        # channel name; empty: no digest
+    digest_at: str = "09:00"
+    digest_timezone: str = "UTC"
+    webhook_url: str = ""           # empty: no webhook
+    webhook_header: str = ""        # "Header-Name: value", sent with every event
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,8 @@ class Config:
     integrations: IntegrationsConfig = IntegrationsConfig()
     people: PeopleConfig = PeopleConfig()
     oncall: OncallConfig = OncallConfig()
+    paging: tuple[Any, ...] = ()                     # bot.oncall.providers.PagingProvider: PagerDuty, Opsgenie
+    informing: InformingConfig = InformingConfig()
     log_level: str = "INFO"
     source: str = "<built in code>"
 
@@ -268,6 +284,33 @@ def _commands(value: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
+def _channel_name(value: Any) -> str:
+    return _channel_names([value])[0]
+
+
+def _clock_time(value: Any) -> str:
+    text = non_empty_text(value)
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", text):
+        raise ValueError(f"must be a time like 09:00 (quote it in YAML), not {value!r}")
+    return text
+
+
+def _timezone(value: Any) -> str:
+    text = non_empty_text(value)
+    try:
+        ZoneInfo(text)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"{text!r} is not a time zone (like Europe/Berlin or UTC)") from None
+    return text
+
+
+def _header(value: Any) -> str:
+    text = non_empty_text(value)
+    if ":" not in text or not text.split(":", 1)[0].strip():
+        raise ValueError("must be 'Header-Name: value'")
+    return text
+
+
 def _optional(parse: Parser) -> Parser:
     """An optional setting: empty (for example an unset ${VAR:-}) means off."""
     def parse_or_empty(value: Any) -> Any:
@@ -290,6 +333,9 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "roles": {},
     "permissions": {},
     "oncall": {},
+    "paging": {},
+    "digest": {"channel": (True, _channel_name), "at": (False, _clock_time), "timezone": (False, _timezone)},
+    "updates": {"webhook": (False, _optional(_url)), "webhook_header": (False, _optional(_header))},
     "integrations": {"zoom": (False, _zoom), "docker": (False, _docker), "mqtt": (False, _mqtt),
                      "jitsi": (False, _jitsi)},
     "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
@@ -302,7 +348,7 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
 REQUIRED_SECTIONS = ("mattermost", "storage", "playbooks")
 WHOLE_SECTIONS: dict[str, Parser] = {"log_level": _log_level, "commands": _commands,
                                      "roles": lambda value: value, "permissions": lambda value: value,
-                                     "oncall": lambda value: value}
+                                     "oncall": lambda value: value, "paging": lambda value: value}
 
 
 
@@ -363,14 +409,14 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
         keys = SCHEMA[section]
         parsed: dict[str, Any] = {}
         for key, raw in value.items():
-            dotted = f"{section}.{key}"
+            name = f"{section}.{key}"
             if key not in keys:
-                problems.append(Problem(doc.where((section, key)), dotted, "unknown key" + did_you_mean(key, keys)))
+                problems.append(Problem(doc.where((section, key)), name, "unknown key" + did_you_mean(key, keys)))
                 continue
             try:
                 parsed[key] = keys[key][1](raw)
             except ValueError as exc:
-                problems.append(Problem(doc.where((section, key)), dotted, str(exc)))
+                problems.append(Problem(doc.where((section, key)), name, str(exc)))
         for key, (required, _) in keys.items():
             if required and key not in value:
                 problems.append(Problem(doc.where((section,)), f"{section}.{key}", "is required but missing"))
@@ -387,6 +433,11 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
     except ConfigError as exc:
         problems.extend(exc.problems)
     oncall = _oncall(doc, problems)
+    paging: tuple[Any, ...] = ()
+    try:
+        paging = tuple(providers_from_config(root.get("paging"), environ))
+    except PagingConfigError as exc:
+        problems.extend(Problem(doc.where(path), dotted(path), message) for path, message in exc.problems)
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -399,6 +450,13 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
         integrations=_integrations(values.get("integrations", {})),
         people=people,
         oncall=oncall,
+        paging=paging,
+        informing=InformingConfig(
+            digest_channel=values.get("digest", {}).get("channel", ""),
+            digest_at=values.get("digest", {}).get("at", "09:00"),
+            digest_timezone=values.get("digest", {}).get("timezone", "UTC"),
+            webhook_url=values.get("updates", {}).get("webhook", ""),
+            webhook_header=values.get("updates", {}).get("webhook_header", "")),
         alerts=AlertsConfig(channels=alerts.get("channels", ()), rules=rules, patterns=alerts.get("patterns", ()),
                             mqtt=alerts.get("mqtt")),
         incidents=IncidentsConfig(**values.get("incidents", {})),
@@ -431,7 +489,7 @@ def _oncall(doc: YamlDocument, problems: list[Problem]) -> OncallConfig:
     if not isinstance(section, dict):
         problems.append(Problem(doc.where(("oncall",)), "oncall", f"must be a mapping, not {kind_of(section)}"))
         return OncallConfig()
-    keys = ["schedules", "escalation", "policies", "page_limit"]
+    keys = ["schedules", "escalation", "policies", "page_limit", "poll"]
     for key in section:
         if key not in keys:
             problems.append(Problem(doc.where(("oncall", key)), f"oncall.{key}", "unknown key" + did_you_mean(key, keys)))
@@ -468,7 +526,14 @@ def _oncall(doc: YamlDocument, problems: list[Problem]) -> OncallConfig:
             limit = PageLimit(count=int(raw.get("count", 3)), per=parse_duration(raw.get("per", "10m")))
         except ValueError as exc:
             problems.append(Problem(doc.where(("oncall", "page_limit")), "oncall.page_limit", str(exc)))
-    return OncallConfig(schedules=schedules, escalation=tuple(levels), policies=tuple(policies), page_limit=limit)
+    poll = 30
+    if "poll" in section:
+        try:
+            poll = parse_duration(section["poll"])
+        except ValueError as exc:
+            problems.append(Problem(doc.where(("oncall", "poll")), "oncall.poll", str(exc)))
+    return OncallConfig(schedules=schedules, escalation=tuple(levels), policies=tuple(policies), page_limit=limit,
+                        poll=poll)
 
 
 def _escalation_policy(raw: Any, schedules: set[str]) -> EscalationPolicy:
@@ -496,8 +561,8 @@ def _escalation_level(raw: Any, schedules: set[str]) -> EscalationLevel:
             raise ValueError(f"no schedule named {name!r}" + did_you_mean(name, sorted(schedules)))
         if layer and not layer.isdigit():
             raise ValueError(f"the layer in {to!r} must be a number (1 = primary, 2 = secondary...)")
-    elif not (to.startswith("@") or to == "channel"):
-        raise ValueError(f"`to` must be schedule:NAME[:LAYER], @user or channel, not {to!r}")
+    elif not (to.startswith("@") or to in ("channel", "pagerduty", "opsgenie")):
+        raise ValueError(f"`to` must be schedule:NAME[:LAYER], @user, pagerduty, opsgenie or channel, not {to!r}")
     return EscalationLevel(to=to, after=parse_duration(raw["after"]) if "after" in raw else 0)
 
 

@@ -83,7 +83,8 @@ class TaskLine:
 
 class Digest:
     def __init__(self, db: Database, chat, timers: Timers, clock: Clock, templates: Templates, *,
-                 channel_id: str, at: str = "09:00", timezone: str = "UTC", users: UserDirectory | None = None):
+                 channel_id: str, at: str = "09:00", timezone: str = "UTC", users: UserDirectory | None = None,
+                 retry_s: int = 300):
         self.db = db
         self.chat = chat
         self.timers = timers
@@ -94,6 +95,7 @@ class Digest:
         self.zone = parse_zone(timezone)
         self.users = users or UserDirectory(chat.get_user)
         self.tasks = TaskStore(db)
+        self.retry_s = retry_s
 
     @property
     def job_id(self) -> str:
@@ -127,7 +129,12 @@ class Digest:
         day = self._day(due)
         post_id = row["last_post_id"]
         if row["last_sent_day"] != day:
-            post_id = await self.send_now()
+            try:
+                post_id = await self.send_now()
+            except Exception:   # Mattermost away, say: try again later, the schedule stays as it is
+                log.exception("the digest for %s could not be posted; trying again in %ds", day, self.retry_s)
+                self.timers.at(self.job_id, now + self.retry_s * 1000, self.run_due)
+                return
         following = self._next_after(now, day)
         async with self.db.transaction() as conn:
             await conn.execute(

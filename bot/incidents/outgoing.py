@@ -65,7 +65,7 @@ class OutgoingWebhook:
     async def on_change(self, incident: Incident, action: Action, text: str, actor_id: str) -> None:
         """Put the change in the outbox; the sender loop delivers it."""
         now = self.clock.now_ms()
-        username = await self.users.username(actor_id) if self.users is not None else ""
+        username = await self._username(actor_id)
         event_id = str(uuid.uuid4())
         payload = event_payload(event_id, incident, action, text, actor_id, username, now)
         async with self.db.transaction() as conn:
@@ -73,6 +73,16 @@ class OutgoingWebhook:
                 "INSERT INTO webhook_outbox (event_id, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?)",
                 (event_id, json.dumps(payload), now, now))
         self._wake.set()
+
+    async def _username(self, user_id: str) -> str:
+        """The author's name, or '' when it cannot be had: the event matters more than the name."""
+        if self.users is None:
+            return ""
+        try:
+            return await self.users.username(user_id)
+        except Exception:
+            log.warning("no username for %s in a webhook event", user_id, exc_info=True)
+            return ""
 
     async def run(self) -> None:
         """Send due events, oldest first, until cancelled; sleep until the next retry or a new event."""

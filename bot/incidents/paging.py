@@ -6,6 +6,7 @@ escalation timer and each level is paged once.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime, timezone
@@ -15,6 +16,9 @@ from bot.alerts.buttons import ACTIONS_PATH, ActionLinks
 from bot.clock import Clock
 from bot.config import EscalationLevel, EscalationPolicy, PageLimit
 from bot.incidents.model import Action, Incident, Status, TransitionRefused
+from bot.oncall.paging import PagingError
+from bot.oncall.people import resolve_emails
+from bot.oncall.providers import PagingProvider
 from bot.oncall.rotation_model import Schedule
 from bot.oncall.rotations import add_override, next_on_call, on_call
 from bot.store import incidents as incident_store
@@ -32,7 +36,7 @@ class Paging:
     def __init__(self, db: Database, chat, timers: Timers, clock: Clock, users: UserDirectory, *,
                  schedules: tuple[Schedule, ...], levels: tuple[EscalationLevel, ...], bot_user_id: str,
                  alerts_channel_id: str = "", policies: tuple[EscalationPolicy, ...] = (),
-                 limit: PageLimit = PageLimit()):
+                 limit: PageLimit = PageLimit(), providers: tuple[PagingProvider, ...] = (), poll: int = 30):
         self.db = db
         self.chat = chat
         self.timers = timers
@@ -42,6 +46,8 @@ class Paging:
         self.levels = levels
         self.policies = policies
         self.limit = limit
+        self.providers = {provider.name: provider for provider in providers}
+        self.poll = poll
         self._sent: dict[str, list[int]] = {}          # person -> times of recent pages (ms)
         self._held: dict[str, list[str]] = {}          # person -> incidents not paged because of the limit
         self.bot_user_id = bot_user_id
@@ -54,8 +60,10 @@ class Paging:
         schedule = self.schedules.get(name)
         return on_call(schedule, self._now()).layers if schedule else ()
 
-    def targets(self, level: EscalationLevel) -> tuple[list[str], str]:
+    async def targets(self, level: EscalationLevel) -> tuple[list[str], str]:
         """The usernames a level pages (or ["@channel"]), and why, for the timeline."""
+        if level.to in ("pagerduty", "opsgenie"):
+            return await self._provider_people(level.to)
         if level.to == "channel":
             return ["@channel"], "everyone in the alerts channel"
         if level.to.startswith("@"):
@@ -103,12 +111,68 @@ class Paging:
                 return policy.levels
         return self.levels
 
+    async def _provider_people(self, name: str) -> tuple[list[str], str]:
+        """Who the paging service says is on call, as Mattermost usernames (matched by e-mail)."""
+        provider = self.providers.get(name)
+        if provider is None:
+            return [], f"{name} is not configured"
+        try:
+            emails = await provider.on_call_emails()
+        except PagingError as exc:
+            return [], f"{name} did not answer: {exc}"
+        found, missing = await resolve_emails(emails[:1], self.chat.get_user_by_email)
+        if missing:
+            log.warning("no Mattermost user has the e-mail(s) %s from %s", ", ".join(missing), name)
+        return [user["username"] for user in found.values()], f"on call in {name}"
+
     # ------------------------------------------------------------------ escalation
     async def start(self, incident: Incident) -> None:
-        """Page the first level (once) and arm the timer for the next."""
-        if not self.levels_for(incident) or incident.page_level > 0 or incident.status is not Status.OPEN:
+        """Page the first level (once), trigger the paging services, and arm the timer for the next level."""
+        if incident.page_level > 0 or incident.status is not Status.OPEN:
             return
-        await self._page_level(incident, 0)
+        for provider in self.providers.values():
+            try:
+                await provider.trigger(incident.key, f"{incident.key}: {incident.title}", incident.severity.value,
+                                       details={"channel": incident.channel_name})
+                outcome = "triggered"
+            except PagingError as exc:
+                outcome = f"failed: {exc}"
+            async with self.db.transaction() as conn:
+                await record(conn, incident.id, "service_paged", at=self.clock.now_ms(), actor_id=self.bot_user_id,
+                             text=f"{provider.name} {outcome}", data={"service": provider.name, "key": incident.key})
+        if self.levels_for(incident):
+            await self._page_level(incident, 0)
+
+    async def watch_services(self) -> None:
+        """Ask the paging services, every `poll` seconds, whether someone acknowledged there."""
+        while True:
+            await asyncio.sleep(self.poll)
+            try:
+                await self._check_services()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("asking the paging services for acknowledgements failed")
+
+    async def _check_services(self) -> None:
+        for incident in await incident_store.list_incidents(self.db):
+            if incident.status is not Status.OPEN or not incident.page_level:
+                continue
+            for provider in self.providers.values():
+                try:
+                    acknowledged = await provider.acknowledged(incident.key)
+                except PagingError as exc:
+                    log.warning("%s: could not ask %s: %s", incident.key, provider.name, exc)
+                    continue
+                if acknowledged:
+                    try:
+                        await self.incidents.change(incident, Action.ACKNOWLEDGE, actor_id=self.bot_user_id,
+                                                    text=f"acknowledged in {provider.name}")
+                    except TransitionRefused:
+                        pass
+                    await self.chat.create_post(incident.channel_id, f":eyes: {incident.key} was acknowledged "
+                                                                     f"in {provider.name}.")
+                    break
 
     async def resume(self) -> None:
         for incident in await incident_store.list_incidents(self.db):
@@ -127,7 +191,15 @@ class Paging:
         await self._page_level(incident, incident.page_level)
 
     async def on_change(self, incident: Incident, action: Action, text: str, actor_id: str) -> None:
-        """An acknowledgement (or a resolve) stops the escalation."""
+        """An acknowledgement (or a resolve) stops the escalation, here and in the paging services."""
+        for provider in self.providers.values():
+            try:
+                if action is Action.ACKNOWLEDGE:
+                    await provider.acknowledge(incident.key)
+                elif action is Action.RESOLVE:
+                    await provider.resolve(incident.key)
+            except PagingError as exc:
+                log.warning("%s: could not tell %s: %s", incident.key, provider.name, exc)
         if action in (Action.ACKNOWLEDGE, Action.RESOLVE) and incident.page_due_at:
             self.timers.cancel(f"escalate:{incident.id}")
             async with self.db.transaction() as conn:
@@ -138,7 +210,7 @@ class Paging:
     async def _page_level(self, incident: Incident, index: int) -> None:
         levels = self.levels_for(incident)
         level = levels[index]
-        people, why = self.targets(level)
+        people, why = await self.targets(level)
         following = levels[index + 1] if index + 1 < len(levels) else None
         due = incident.created_at + following.after * 1000 if following else None
         if due is not None:

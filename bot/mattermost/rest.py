@@ -139,6 +139,11 @@ class MattermostRest:
         name = _segment(username.lstrip("@"))
         return await self._lookup("/users/username", lambda: self._driver.users.get_user_by_username(name))
 
+    async def get_user_by_email(self, email: str) -> dict[str, Any] | None:
+        """Return a user by e-mail address (the server compares it in lower case), or None."""
+        address = _segment(email.strip())
+        return await self._lookup("/users/email", lambda: self._driver.users.get_user_by_email(address))
+
     async def get_users_by_usernames(self, names: Iterable[str]) -> list[dict[str, Any]]:
         """Return the users that exist among `names` (unknown names are left out)."""
         wanted = [n.lstrip("@") for n in names]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .errors import AppError, invalid_body_param, permission_denied
+from .errors import AppError, invalid_body_param, invalid_url_param, permission_denied
 from .http_util import OK, TOKEN_KEY, USER_KEY, caller, json_body, json_object, json_response, paging, path_id
 
 if TYPE_CHECKING:
@@ -20,6 +20,12 @@ UID = "{user_id:[A-Za-z0-9]+}"
 def user_not_found() -> AppError:
     """Return the 404 for an unknown user id."""
     return AppError(404, "app.user.missing_account.const", "Unable to find the user.")
+
+
+def _looks_like_email(email: str) -> bool:
+    """A rough model.IsValidEmail: one address with a local part and a domain, no spaces or brackets."""
+    local, at, domain = email.rpartition("@")
+    return bool(at and local and domain) and not any(c.isspace() or c in "<>\"," for c in email)
 
 
 class UserRoutes:
@@ -38,6 +44,7 @@ class UserRoutes:
         router.add_post(api + "/users/usernames", self.by_usernames)
         router.add_post(api + "/users/ids", self.by_ids)
         router.add_get(api + "/users/username/{username:[A-Za-z0-9.\\-_]+}", self.by_username)
+        router.add_get(api + "/users/email/{email:.+}", self.by_email)
         router.add_get(api + f"/users/{UID}", self.get)
         router.add_post(api + f"/users/{UID}/tokens", self.create_token)
 
@@ -87,6 +94,21 @@ class UserRoutes:
             raise AppError(404, "app.user.get_by_username.app_error", "Unable to find an existing account "
                            "matching your username for this team. This team may require an invite from the "
                            "team owner to join.")
+        return json_response(user)
+
+    async def by_email(self, request: web.Request) -> web.Response:
+        """Return a user by e-mail address (compared in lower case, as the server's SanitizeEmail does).
+
+        The real server answers 403 api.user.get_user_by_email.permissions.app_error to non-admins when
+        PrivacySettings.ShowEmailAddress is off; its default is on, which is what the sandbox serves.
+        """
+        caller(request)
+        email = request.match_info["email"].lower()
+        if not _looks_like_email(email):
+            raise invalid_url_param("email")
+        user = self.state.user_by_email(email)
+        if user is None:
+            raise user_not_found()  # GetUserByEmail answers MissingAccountError with 404
         return json_response(user)
 
     async def by_usernames(self, request: web.Request) -> web.Response:

@@ -169,4 +169,25 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         created_by TEXT NOT NULL
     );
     """),
+    (6, """
+    CREATE TABLE digest_schedule (
+        channel_id TEXT PRIMARY KEY,
+        next_due_at INTEGER NOT NULL,
+        last_sent_day TEXT NOT NULL DEFAULT '',
+        last_post_id TEXT NOT NULL DEFAULT ''
+    );
+
+    CREATE TABLE webhook_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        sent_at INTEGER
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox(status, next_attempt_at);
+    """),
 )

@@ -63,6 +63,14 @@ async def test_lookups_return_dicts_and_none_for_404(world, rest):
     assert await rest.get_post("z" * 26) is None
 
 
+async def test_user_by_email_ignores_case_and_is_none_when_unknown(world, rest):
+    carol = world.sandbox.create_user("carol", email="carol+oncall@example.com")
+    found = await rest.get_user_by_email(" Carol+OnCall@Example.com ")
+    assert found is not None and found["id"] == carol["id"]
+    assert (await rest.get_user_by_email(world.alice["email"]))["username"] == "alice"
+    assert await rest.get_user_by_email("nobody@example.com") is None
+
+
 async def test_channels_create_patch_members_and_direct(world, rest):
     channel = await rest.create_channel(
         world.team["id"], "inc-1-db-down", "INC-1 DB down", private=True, purpose="db", header="sev2"

@@ -11,114 +11,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from aiohttp import web
 
 from bot.oncall.paging import PageStatus
 from bot.oncall.opsgenie import AlertReceipt, OpsgenieClient, OpsgenieError
 from tests.mosquitto import free_port
-from tests.workflow_integrations.local_server import serve_tcp
-
-KEY = "eb243592-faa2-4ba2-a551q-1afdf565c889"
-
-
-def envelope(**fields) -> dict:
-    return fields | {"took": 0.012, "requestId": str(uuid.uuid4())}
-
-
-class FakeOpsgenie:
-    """Schedules with on-call recipients and alerts by alias, recording every request."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, dict, dict, object]] = []
-        self.schedules = {"Platform Primary": ("d875alp4-9b4e-4219-alp3-0c26936d18de",
-                                               ["alice@example.com", "bob@example.com"])}
-        self.alerts: dict[str, dict] = {}
-        self.fail_with: tuple[int, dict, dict] | None = None
-        self.app = web.Application()
-        self.app.router.add_get("/v2/schedules/{identifier}/on-calls", self.on_calls)
-        self.app.router.add_post("/v2/alerts", self.create)
-        self.app.router.add_post("/v2/alerts/{identifier}/acknowledge", self.acknowledge)
-        self.app.router.add_post("/v2/alerts/{identifier}/close", self.close)
-        self.app.router.add_get("/v2/alerts/{identifier}", self.get)
-
-    async def check(self, request: web.Request) -> web.Response | None:
-        body = await request.json() if request.can_read_body else None
-        self.requests.append((request.method, request.match_info.get("identifier", ""), dict(request.query),
-                              dict(request.headers), body))
-        if request.headers.get("Authorization") != f"GenieKey {KEY}":
-            return web.json_response(envelope(message="Could not authenticate"), status=401)
-        if self.fail_with:
-            status, payload, headers = self.fail_with
-            return web.json_response(envelope(**payload), status=status, headers=headers)
-        return None
-
-    async def on_calls(self, request: web.Request) -> web.Response:
-        if refused := await self.check(request):
-            return refused
-        identifier = request.match_info["identifier"]
-        by = request.query.get("scheduleIdentifierType", "id")
-        found = [(name, sid, people) for name, (sid, people) in self.schedules.items()
-                 if (name if by == "name" else sid) == identifier]
-        if not found:
-            return web.json_response(envelope(message=f"Schedule with identifier [{identifier}] does not exist"),
-                                     status=404)
-        name, sid, people = found[0]
-        parent = {"id": sid, "name": name, "enabled": True}
-        if request.query.get("flat") == "true":
-            return web.json_response(envelope(data={"_parent": parent, "onCallRecipients": people}))
-        return web.json_response(envelope(data={"_parent": parent, "onCallParticipants": [
-            {"id": str(uuid.uuid4()), "name": p, "type": "user"} for p in people]}))
-
-    async def create(self, request: web.Request) -> web.Response:
-        if refused := await self.check(request):
-            return refused
-        body = await request.json()
-        if not body.get("message"):
-            return web.json_response(envelope(message="Request body is not processable. Please check the errors.",
-                                              errors={"message": "Message can not be empty."}), status=422)
-        alias = body.get("alias") or str(uuid.uuid4())
-        existing = self.alerts.get(alias)
-        if existing and existing["status"] == "open":
-            existing["count"] += 1
-        else:
-            self.alerts[alias] = {"id": str(uuid.uuid4()), "tinyId": str(len(self.alerts) + 1), "alias": alias,
-                                  "message": body["message"], "status": "open", "acknowledged": False,
-                                  "isSeen": False, "snoozed": False, "count": 1,
-                                  "priority": body.get("priority", "P3"), "source": body.get("source", "")}
-        return web.json_response(envelope(result="Request will be processed"), status=202)
-
-    async def action(self, request: web.Request, change: dict) -> web.Response:
-        if refused := await self.check(request):
-            return refused
-        if request.query.get("identifierType") != "alias":
-            return web.json_response(envelope(message="identifierType must be alias here"), status=422)
-        alert = self.alerts.get(request.match_info["identifier"])
-        if alert is not None:  # unknown aliases fail later, in the asynchronous request status
-            alert.update(change)
-        return web.json_response(envelope(result="Request will be processed"), status=202)
-
-    async def acknowledge(self, request: web.Request) -> web.Response:
-        return await self.action(request, {"acknowledged": True})
-
-    async def close(self, request: web.Request) -> web.Response:
-        return await self.action(request, {"status": "closed"})
-
-    async def get(self, request: web.Request) -> web.Response:
-        if refused := await self.check(request):
-            return refused
-        alert = self.alerts.get(request.match_info["identifier"]) if request.query.get("identifierType") == "alias" \
-            else None
-        if alert is None:
-            return web.json_response(envelope(message="Alert does not exist"), status=404)
-        return web.json_response(envelope(data=alert))
-
-
-@pytest.fixture
-async def genie():
-    fake = FakeOpsgenie()
-    async with serve_tcp(fake.app) as base:
-        fake.base = base
-        yield fake
+from tests.oncall.fakes import KEY, FakeOpsgenie
 
 
 def client(genie: FakeOpsgenie, key: str = KEY) -> OpsgenieClient:
