@@ -337,7 +337,8 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                             levels=config.oncall.escalation, bot_user_id=identity.user_id,
                             alerts_channel_id=next(iter(identity.watched_channel_ids), ""),
                             policies=config.oncall.policies, limit=config.oncall.page_limit,
-                            providers=config.paging, poll=config.oncall.poll)
+                            providers=config.paging, poll=config.oncall.poll,
+                            skip_unavailable=config.oncall.skip_unavailable)
             engine.oncall_primary = lambda name: next(iter(paging.on_call_now(name)), None)
             paging.incidents = incidents
             await paging.load_overrides()

@@ -78,6 +78,7 @@ class OncallConfig:
     policies: tuple[EscalationPolicy, ...] = ()
     page_limit: PageLimit = PageLimit()
     poll: int = 30                                   # seconds between asking paging services for acknowledgements
+    skip_unavailable: bool = False                   # skip people whose Mattermost status is dnd or offline
 
 
 @dataclass(frozen=True)
@@ -489,7 +490,7 @@ def _oncall(doc: YamlDocument, problems: list[Problem]) -> OncallConfig:
     if not isinstance(section, dict):
         problems.append(Problem(doc.where(("oncall",)), "oncall", f"must be a mapping, not {kind_of(section)}"))
         return OncallConfig()
-    keys = ["schedules", "escalation", "policies", "page_limit", "poll"]
+    keys = ["schedules", "escalation", "policies", "page_limit", "poll", "skip_unavailable"]
     for key in section:
         if key not in keys:
             problems.append(Problem(doc.where(("oncall", key)), f"oncall.{key}", "unknown key" + did_you_mean(key, keys)))
@@ -532,8 +533,13 @@ def _oncall(doc: YamlDocument, problems: list[Problem]) -> OncallConfig:
             poll = parse_duration(section["poll"])
         except ValueError as exc:
             problems.append(Problem(doc.where(("oncall", "poll")), "oncall.poll", str(exc)))
+    skip = section.get("skip_unavailable", False)
+    if not isinstance(skip, bool):
+        problems.append(Problem(doc.where(("oncall", "skip_unavailable")), "oncall.skip_unavailable",
+                                "must be true or false"))
+        skip = False
     return OncallConfig(schedules=schedules, escalation=tuple(levels), policies=tuple(policies), page_limit=limit,
-                        poll=poll)
+                        poll=poll, skip_unavailable=skip)
 
 
 def _escalation_policy(raw: Any, schedules: set[str]) -> EscalationPolicy:

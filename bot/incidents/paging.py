@@ -36,7 +36,8 @@ class Paging:
     def __init__(self, db: Database, chat, timers: Timers, clock: Clock, users: UserDirectory, *,
                  schedules: tuple[Schedule, ...], levels: tuple[EscalationLevel, ...], bot_user_id: str,
                  alerts_channel_id: str = "", policies: tuple[EscalationPolicy, ...] = (),
-                 limit: PageLimit = PageLimit(), providers: tuple[PagingProvider, ...] = (), poll: int = 30):
+                 limit: PageLimit = PageLimit(), providers: tuple[PagingProvider, ...] = (), poll: int = 30,
+                 skip_unavailable: bool = False):
         self.db = db
         self.chat = chat
         self.timers = timers
@@ -48,6 +49,7 @@ class Paging:
         self.limit = limit
         self.providers = {provider.name: provider for provider in providers}
         self.poll = poll
+        self.skip_unavailable = skip_unavailable
         self._sent: dict[str, list[int]] = {}          # person -> times of recent pages (ms)
         self._held: dict[str, list[str]] = {}          # person -> incidents not paged because of the limit
         self.bot_user_id = bot_user_id
@@ -221,11 +223,16 @@ class Paging:
             await record(conn, incident.id, "paged" if index == 0 else "escalated", at=self.clock.now_ms(),
                          actor_id=self.bot_user_id, text=f"level {index + 1}: {', '.join('@' + p for p in people) or 'nobody'} ({why})",
                          data={"level": index + 1, "to": level.to, "people": people})
+        paged = 0
         for person in people:
             try:
-                await self._page(incident, person, index + 1)
+                paged += await self._page(incident, person, index + 1)
             except Exception:
                 log.exception("%s: could not page %s", incident.key, person)
+        if not paged and due is not None:
+            due = self.clock.now_ms()   # nobody could be paged at this level: go on to the next at once
+            async with self.db.transaction() as conn:
+                await incident_store.update_fields(conn, incident.id, {"page_due_at": due})
         if index == 0 and incident.commander_id == self.bot_user_id and people and people[0] != "@channel":
             first = await self.chat.get_user_by_username(people[0])
             if first is not None:   # an incident an alert opened: the first on-call person commands it
@@ -233,24 +240,32 @@ class Paging:
         if due is not None:
             self.timers.at(f"escalate:{incident.id}", due, self.escalate, incident.id)
 
-    async def _page(self, incident: Incident, person: str, level: int) -> None:
+    async def _page(self, incident: Incident, person: str, level: int) -> bool:
+        """Page one person (or the alerts channel); False when they were not paged."""
         if person == "@channel":
             if self.alerts_channel_id:
                 await self.chat.create_post(self.alerts_channel_id, (
                     f"@channel :rotating_light: **{incident.key}: {incident.title}** ({incident.severity.label}) "
                     f"is still not acknowledged. Join ~{incident.channel_name} and `@incident-bot ack`."))
-            return
+            return bool(self.alerts_channel_id)
         user = await self.chat.get_user_by_username(person)
         if user is None:
             log.warning("%s: cannot page @%s: no such user", incident.key, person)
-            return
+            return False
+        if self.skip_unavailable:
+            status = await self.chat.get_user_status(user["id"])
+            if status in ("dnd", "offline"):
+                async with self.db.transaction() as conn:
+                    await record(conn, incident.id, "page_skipped", at=self.clock.now_ms(), actor_id=self.bot_user_id,
+                                 text=f"@{person} is {status}")
+                return False
         await self.chat.add_channel_member(incident.channel_id, user["id"])
         if not self._within_limit(person, incident):
             async with self.db.transaction() as conn:
                 await record(conn, incident.id, "page_held", at=self.clock.now_ms(), actor_id=self.bot_user_id,
                              text=f"@{person}: more than {self.limit.count} pages in {self.limit.per // 60}m; "
                                   "they get a summary instead")
-            return
+            return False
         direct = await self.chat.create_direct_channel(self.bot_user_id, user["id"])
         text = (f":pager: You are paged for **{incident.key}: {incident.title}** ({incident.severity.label}), "
                 f"level {level}. Join ~{incident.channel_name}.")
@@ -258,6 +273,7 @@ class Paging:
         if props is None:
             text += " Acknowledge there with `@incident-bot ack`."
         await self.chat.create_post(direct["id"], text, props=props)
+        return True
 
     # ------------------------------------------------------------------ not flooding a person
     def _within_limit(self, person: str, incident: Incident) -> bool:

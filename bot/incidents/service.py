@@ -40,6 +40,8 @@ class ChatAPI(Protocol):
                           props: dict | None = None, pending_post_id: str | None = None) -> Post: ...
     async def patch_post(self, post_id: str, *, message: str | None = None, props: dict | None = None) -> Any: ...
     async def pin_post(self, post_id: str) -> Any: ...
+    async def patch_channel(self, channel_id: str, *, header: str | None = None, purpose: str | None = None,
+                            display_name: str | None = None) -> Any: ...
     async def get_posts_since(self, channel_id: str, since_ms: int) -> list[Post]: ...
 
 
@@ -189,7 +191,7 @@ class IncidentService:
                     else channel_name(self.channel_prefix, incident.id, incident.title, attempt))
             try:
                 return await self.chat.create_channel(self.team.id, name, display_name(incident),
-                                                      private=options.private,
+                                                      private=options.private, header=await self.channel_header(incident),
                                                       purpose=f"Incident {incident.key}, opened by incident-bot")
             except MattermostError as exc:
                 if exc.error_id != CHANNEL_EXISTS:
@@ -260,6 +262,12 @@ class IncidentService:
         await self.refresh_header(changed)
         return changed, handoff
 
+    async def channel_header(self, incident: Incident) -> str:
+        """The incident channel's header: severity and who holds which role."""
+        holders = [f"{role.title} @{await self.users.username(user_id)}"
+                   for role, user_id in incident_roles(incident, self.roles).assignments() if user_id]
+        return " · ".join([f"{incident.key} · {incident.severity.label}", *holders])[:1024]
+
     async def change_severity(self, incident: Incident, severity: Severity, *, actor_id: str) -> Incident:
         """Set a new severity (recorded, and shown in the pinned summary)."""
         changed = await self._step(incident, {"severity": severity}, "severity_changed", actor_id=actor_id,
@@ -269,11 +277,12 @@ class IncidentService:
         return changed
 
     async def refresh_header(self, incident: Incident) -> None:
-        """Edit the pinned summary so it shows the incident as it is now."""
+        """Edit the pinned summary (and the channel header) so they show the incident as it is now."""
         if not incident.header_post_id:
             return
         await self.chat.patch_post(incident.header_post_id, message=await self._header_text(incident),
                                    props=self._props(incident, "header"))
+        await self.chat.patch_channel(incident.channel_id, header=await self.channel_header(incident))
 
     async def _header_text(self, incident: Incident) -> str:
         holders = [(role.title, await self.users.username(user_id))

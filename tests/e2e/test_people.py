@@ -43,6 +43,8 @@ async def test_roles_hand_offs_and_refusals(world, run_bot, tmp_path):
     reply = await command_and_reply(world, world.alice, channel, "@incident-bot assign commander @bob")
     assert "@bob is now the commander of INC-1 (taking over from @alice)" in reply["message"]
     await eventually(lambda: "| @bob |" in world.sandbox.pinned(channel["id"])[0]["message"])
+    header = world.sandbox.channel_by_name(world.team["id"], channel["name"])["header"]
+    assert header == "INC-1 · SEV2 · Commander @bob · Scribe @carol"
 
     refused = await command_and_reply(world, world.alice, channel, "@incident-bot severity sev1")
     assert "Only the commander may change the severity of INC-1" in refused["message"]
