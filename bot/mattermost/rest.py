@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 API = "/api/v4"
 SINCE_LIMIT = 1000  # the server returns at most this many posts for one `since` query
 MEMBERS_PAGE = 200  # the server's cap on per_page
+GROUPS_PAGE = 200
+# Answers that mean "no groups to be had here": 403 (permission or licence feature), 404, 501 (no licence).
+NO_GROUPS = frozenset({403, 404, 501})
 
 
 class _QuietDriverErrors(logging.Filter):
@@ -153,6 +156,41 @@ class MattermostRest:
             "POST", "/users/usernames", lambda: self._driver.users.get_users_by_usernames(wanted)
         )
         return list(users or [])
+
+    async def get_user_groups(self, user_id: str) -> list[dict[str, Any]]:
+        """Return the custom groups a user belongs to (Group JSON); [] when the server will not say.
+
+        GET /users/{id}/groups answers only the user themself or a manage_system holder, and only with
+        the Enterprise LDAPGroups licence feature, so a bot with default permissions asks
+        GET /groups?filter_has_member={id} instead: any session may, on a Professional licence or above.
+        An unlicensed server (501), a refusal (403) or a 404 count as no groups.
+        """
+        groups: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            params = {"filter_has_member": user_id, "page": page, "per_page": GROUPS_PAGE}
+            try:
+                batch = await self._call(
+                    "GET", "/groups", lambda: self._driver.client.get(f"{API}/groups", params=params)
+                )
+            except MattermostError as exc:
+                if exc.status not in NO_GROUPS:
+                    raise
+                log.debug("no groups for user %s: %s", user_id, exc)
+                return []
+            batch = [g for g in (batch if isinstance(batch, list) else []) if isinstance(g, dict)]
+            groups.extend(batch)
+            if len(batch) < GROUPS_PAGE:
+                return groups
+            page += 1
+
+    async def get_user_status(self, user_id: str) -> str:
+        """Return a user's status: "online", "away", "dnd" or "offline" ("offline" when the server has none)."""
+        status = await self._lookup(
+            "/users/{id}/status", lambda: self._driver.status.get_user_status(_segment(user_id))
+        )
+        value = status.get("status") if isinstance(status, dict) else None
+        return value if isinstance(value, str) and value else "offline"
 
     async def get_team_by_name(self, name: str) -> dict[str, Any] | None:
         """Return a team by name, or None."""

@@ -9,8 +9,10 @@ from aiohttp import web
 from .actions import ActionRoutes
 from .api_channels import ChannelRoutes
 from .api_files import FileRoutes
+from .api_groups import GroupRoutes
 from .api_hooks import HookRoutes
 from .api_posts import PostRoutes
+from .api_status import StatusRoutes
 from .api_system import SystemRoutes
 from .api_teams import TeamRoutes
 from .api_users import UserRoutes
@@ -35,7 +37,9 @@ def build_app(sandbox: Sandbox, ws_ping_interval: float, ws_auth_timeout: float)
     router = app.router
     WebsocketEndpoint(core, ws_ping_interval, ws_auth_timeout).register(router, API_ROOT)
     SystemRoutes(core, lambda: runtime.rate).register(router, API_ROOT)
+    StatusRoutes(core).register(router, API_ROOT)
     UserRoutes(core).register(router, API_ROOT)
+    GroupRoutes(core).register(router, API_ROOT)
     TeamRoutes(core).register(router, API_ROOT)
     ChannelRoutes(core).register(router, API_ROOT)
     PostRoutes(core).register(router, API_ROOT)

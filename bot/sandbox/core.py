@@ -7,11 +7,13 @@ from .accounts import Accounts
 from .actions import PostActions
 from .channels import Channels
 from .files import Files
+from .groups import Groups
 from .hub import Hub
 from .post_lists import PostLists
 from .posting import Posting
 from .settings import ServerSettings, version_id
 from .state import State
+from .statuses import Statuses
 from .webhooks import Webhooks
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ class Core:
         self.files = Files(self)
         self.webhooks = Webhooks(self)
         self.actions = PostActions(self)
+        self.groups = Groups(self)
+        self.statuses = Statuses(self)
 
     def version_id(self) -> str:
         """Return the server version string (X-Version-Id, hello's server_version)."""

@@ -137,3 +137,24 @@ def empty_post_list() -> dict:
     """Return an empty PostList."""
     return {"order": [], "posts": {}, "next_post_id": "", "prev_post_id": "", "has_next": False,
             "first_inaccessible_post_time": 0}
+
+
+def group_json(name: str, display_name: str, *, now: int, description: str = "") -> dict:
+    """Return a new custom Group (model.Group: name omitted when nil, remote_id null, member_ids null)."""
+    return {
+        "id": new_id(), "name": name, "display_name": display_name, "description": description,
+        "source": "custom", "remote_id": None, "create_at": now, "update_at": now, "delete_at": 0,
+        "has_syncables": False, "allow_reference": True, "member_ids": None,
+    }
+
+
+def group_member_json(group_id: str, user_id: str, *, now: int) -> dict:
+    """Return a GroupMember."""
+    return {"group_id": group_id, "user_id": user_id, "create_at": now, "delete_at": 0}
+
+
+def status_json(user_id: str, status: str = "offline", *, manual: bool = False, last_activity_at: int = 0,
+                dnd_end_time: int = 0) -> dict:
+    """Return a Status as GET /users/{id}/status serialises it (active_channel is blanked, so omitted)."""
+    return {"user_id": user_id, "status": status, "manual": manual, "last_activity_at": last_activity_at,
+            "dnd_end_time": dnd_end_time}

@@ -22,8 +22,10 @@ class Sandbox:
     """An in-memory Mattermost server 11 speaking REST v4 and the websocket protocol over real sockets."""
 
     def __init__(self, rate_limit: bool = False, per_sec: int = 10, burst: int = 100, site_url: str | None = None,
-                 *, ws_ping_interval: float = 60.0, ws_auth_timeout: float = 5.0, ws_inactive_ttl: float = 300.0):
-        self.core = Core(ServerSettings(site_url=site_url or ""), inactive_ttl=ws_inactive_ttl)
+                 *, ws_ping_interval: float = 60.0, ws_auth_timeout: float = 5.0, ws_inactive_ttl: float = 300.0,
+                 license_sku: str = "enterprise"):
+        """license_sku: "enterprise" (default), "professional" (custom groups, no LDAP groups) or "" (none)."""
+        self.core = Core(ServerSettings(site_url=site_url or "", license_sku=license_sku), inactive_ttl=ws_inactive_ttl)
         self.runtime = Runtime()
         self.runtime.set_rate_limit(rate_limit, per_sec=per_sec, burst=burst)
         self._fixed_site_url = site_url
@@ -121,6 +123,16 @@ class Sandbox:
         """
         user = self.core.state.users[user_id]
         return await self.core.actions.click(user, post_id, action_id, selected_option=selected_option)
+
+    def create_group(self, name: str, display_name: str, user_ids: list[str] | tuple[str, ...] = ()) -> dict:
+        """Create a custom group with those members (as POST /groups validates it) and return its Group JSON."""
+        return self.core.groups.create(name, display_name, list(user_ids))
+
+    def set_status(self, user_id: str, status: str, dnd_end_time: int = 0) -> dict:
+        """Set the user's status by hand, as PUT /users/{id}/status does (status_change to the user)."""
+        if user_id not in self.core.state.users:
+            raise KeyError(user_id)
+        return self.core.statuses.set(user_id, status, dnd_end_time)
 
     # ---------------------------------------------------------------- inspection
     def posts(self, channel_id: str) -> list[dict]:

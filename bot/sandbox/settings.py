@@ -23,6 +23,24 @@ class ServerSettings:
     enable_file_attachments: bool = True
     max_file_size: int = 100 * 1024 * 1024
     outgoing_integration_requests_timeout: int = 30
+    license_sku: str = "enterprise"   # "" (unlicensed, Team Edition), "professional" or "enterprise"
+    enable_custom_groups: bool = True
+    enable_user_statuses: bool = True
+
+    @property
+    def licensed(self) -> bool:
+        """Tell whether a license is installed."""
+        return bool(self.license_sku)
+
+    @property
+    def minimum_professional(self) -> bool:
+        """model.MinimumProfessionalLicense: the professional tier or above."""
+        return self.license_sku in ("professional", "enterprise")
+
+    @property
+    def ldap_groups_feature(self) -> bool:
+        """License().Features.LDAPGroups: AD/LDAP groups come with Enterprise, not Professional."""
+        return self.license_sku == "enterprise"
 
 
 def config_hash(settings: ServerSettings) -> str:
@@ -32,7 +50,7 @@ def config_hash(settings: ServerSettings) -> str:
 
 def version_id(settings: ServerSettings) -> str:
     """Return the X-Version-Id value: version.build.confighash.licensed."""
-    return f"{SERVER_VERSION}.{BUILD_NUMBER}.{config_hash(settings)}.false"
+    return f"{SERVER_VERSION}.{BUILD_NUMBER}.{config_hash(settings)}.{str(settings.licensed).lower()}"
 
 
 def config_json(settings: ServerSettings, rate: RateLimitSettings) -> dict:
@@ -46,6 +64,7 @@ def config_json(settings: ServerSettings, rate: RateLimitSettings) -> dict:
             "EnableUserAccessTokens": settings.enable_user_access_tokens, "EnableDeveloper": False,
             "EnableReliableWebSockets": True, "ExperimentalEnableHardenedMode": False,
             "OutgoingIntegrationRequestsTimeout": settings.outgoing_integration_requests_timeout,
+            "EnableCustomGroups": settings.enable_custom_groups, "EnableUserStatuses": settings.enable_user_statuses,
         },
         "TeamSettings": {"EnableUserCreation": True, "EnableOpenServer": False, "MaxUsersPerTeam": 50},
         "FileSettings": {"EnableFileAttachments": settings.enable_file_attachments,

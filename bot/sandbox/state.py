@@ -29,6 +29,9 @@ class State:
     hooks: dict[str, dict] = field(default_factory=dict)
     bots: dict[str, dict] = field(default_factory=dict)
     pending_posts: dict[str, tuple[str, int]] = field(default_factory=dict)  # pending id -> (post id, expiry)
+    groups: dict[str, dict] = field(default_factory=dict)
+    group_members: dict[str, dict[str, dict]] = field(default_factory=dict)   # group id -> user id -> member
+    statuses: dict[str, dict] = field(default_factory=dict)  # user id -> Status, once one was recorded
 
     # ---------------------------------------------------------------- lookups
     def user_for_token(self, token: str) -> dict | None:

@@ -77,6 +77,7 @@ class WebsocketEndpoint:
                 return socket
             conn = self.hub.open(user["id"], request.query.get("connection_id", ""), sequence)
             conn.attach(socket, request.transport)
+            self.core.statuses.connected(conn.user_id)
         deadline = asyncio.get_running_loop().time() + self.auth_timeout
         try:
             while True:
@@ -102,6 +103,7 @@ class WebsocketEndpoint:
         finally:
             if conn is not None:
                 conn.detach(socket)
+                self.core.statuses.disconnected(conn.user_id)
             if not socket.closed:
                 await socket.close()
         return socket
@@ -138,6 +140,7 @@ class WebsocketEndpoint:
                 return None, False
             conn = self.hub.open(user["id"])
             conn.attach(socket, transport)
+            self.core.statuses.connected(conn.user_id)
             self.hub.respond(conn, ws_ok(seq))
         elif conn is None:
             error = ws_error(seq, "api.web_socket_router.not_authenticated.app_error",
@@ -163,13 +166,15 @@ class WebsocketEndpoint:
             self.hub.publish(Event("typing", {"parent_id": str(data.get("parent_id") or ""), "user_id": conn.user_id},
                                    channel_id=channel_id, omit_users=frozenset({conn.user_id})))
             return ws_ok(seq)
-        if action in ("get_statuses", "get_statuses_by_ids"):
-            online = self.hub.online_user_ids()
-            ids = data.get("user_ids") if action == "get_statuses_by_ids" else list(self.core.state.users)
+        if action == "get_statuses":   # GetAllStatuses, offline ones left out (StatusMapToInterfaceMap)
+            statuses = (self.core.statuses.get(u) for u in self.core.state.statuses)
+            return ws_ok(seq, {st["user_id"]: st["status"] for st in statuses if st["status"] != "offline"})
+        if action == "get_statuses_by_ids":   # GetStatusesByIds: every id answered, unknown ones offline
+            ids = data.get("user_ids")
             if not isinstance(ids, list):
                 return ws_error(seq, "api.websocket_handler.invalid_param.app_error", "Invalid user_ids "
                                 "parameter.", 400)
-            return ws_ok(seq, {u: "online" if u in online else "offline" for u in ids if isinstance(u, str)})
+            return ws_ok(seq, {u: self.core.statuses.get(u)["status"] for u in ids if isinstance(u, str)})
         if action in ("user_update_active_status", "posted_notify_ack"):
             return ws_ok(seq)
         return ws_error(seq, "api.web_socket_router.bad_action.app_error", "Unknown websocket action.", 500)

@@ -179,3 +179,17 @@ def _channel_of(world: World, prefix: str) -> str:
     """The id of the channel whose name starts with `prefix` (an incident channel)."""
     state = world.sandbox.core.state
     return next(c["id"] for c in state.channels.values() if c["name"].startswith(prefix))
+
+
+async def test_a_person_on_do_not_disturb_is_skipped_and_the_next_level_paged_at_once(world, run_bot, tmp_path):
+    path = paging_config(world, tmp_path)
+    path.write_text(path.read_text().replace("  escalation:\n", "  skip_unavailable: true\n  escalation:\n", 1))
+    world.sandbox.set_status(world.alice["id"], "dnd")
+    world.sandbox.set_status(world.bob["id"], "online")
+    await run_bot(load_config(path, {"TEST_BOT_TOKEN": world.bot_token}))
+    await Monitoring(world).send(alert())
+    await eventually(lambda: pages_for(world, world.bob), timeout=5)    # not after 2 s: alice could not be paged
+    assert pages_for(world, world.alice) == []
+    async with aiosqlite.connect(tmp_path / "state" / "bot.sqlite") as db:
+        rows = await (await db.execute("SELECT text FROM timeline WHERE kind = 'page_skipped'")).fetchall()
+    assert rows == [("@alice is dnd",)]

@@ -11,6 +11,7 @@ from tests.e2e.test_incident_lifecycle import command_and_reply, open_incident
 
 POLICY = """
 permissions:
+  update: [commander, "group:sre"]
   resolve: [commander, "@bob"]
   severity: commander
   roles: commander
@@ -29,6 +30,11 @@ async def test_roles_hand_offs_and_refusals(world, run_bot, tmp_path):
     for user in (world.bob, world.carol):
         world.sandbox.add_channel_member(channel["id"], user["id"])
 
+    world.sandbox.create_group("sre", "SRE", [world.bob["id"]])
+    refused = await command_and_reply(world, world.carol, channel, "@incident-bot update checking")
+    assert "Only the commander or members of sre may" in refused["message"]
+    allowed = await command_and_reply(world, world.bob, channel, "@incident-bot update checking the database")
+    assert "Status update" in allowed["message"], "bob is in the sre group"
     refused = await command_and_reply(world, world.carol, channel, "@incident-bot resolve done")
     assert refused["message"] == (":no_entry_sign: Only the commander or @bob may resolve INC-1; "
                                   "you are none of these.")
