@@ -19,6 +19,7 @@ from bot.chat.parsing import command_text
 from bot.chat.playbook_commands import PlaybookCommands
 from bot.chat.oncall_commands import OncallCommands
 from bot.chat.role_commands import RoleCommands
+from bot.chat.timeline_commands import TimelineCommands
 from bot.chat.update_commands import UpdateCommands
 from bot.chat.router import CommandRouter
 from bot.clock import Clock, SystemClock
@@ -26,12 +27,13 @@ from bot.config import Config
 from bot.http_server import serve_http
 from bot.incidents.model import Severity
 from bot.incidents.service import IncidentService, Team
+from bot.incidents.curation import TimelineCuration
 from bot.incidents.digest import Digest
 from bot.incidents.outgoing import OutgoingWebhook
 from bot.incidents.paging import PAGE_ACTION, Paging
 from bot.incidents.updates import StatusUpdates
 from bot.mattermost.errors import MattermostError
-from bot.mattermost.events import Connected, Event, MembershipEvent, Post, PostChange, PostEvent
+from bot.mattermost.events import Connected, Event, MembershipEvent, Post, PostChange, PostEvent, ReactionEvent
 from bot.mattermost.rest import MattermostRest
 from bot.mattermost.websocket import WebsocketListener
 from bot.store import alerts as alert_store
@@ -83,6 +85,7 @@ class Bot:
         self.clock = clock
         self.services = services or {}
         self.engine = engine
+        self.curation: TimelineCuration | None = None
         self.started_at = clock.now_ms()
         self.synced = asyncio.Event()
         self.http_url = ""
@@ -123,6 +126,10 @@ class Bot:
             await self.handle_post(event.post)
         elif isinstance(event, PostEvent) and event.change is PostChange.EDITED:
             await self.handle_edit(event.post)
+            if self.curation is not None:
+                await self.curation.post_changed(event.post)
+        elif isinstance(event, ReactionEvent) and self.curation is not None:
+            await self.curation.reaction(event)
         elif isinstance(event, MembershipEvent) and event.added and self.engine is not None:
             incident = await incident_store.incident_for_channel(self.db, event.channel_id)
             if incident is not None:
@@ -366,6 +373,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             router = CommandRouter([*commands.specs, *RoleCommands(incidents, users, config.people.roles, rest).specs,
                                     *PlaybookCommands(db, engine, library, tasks, rest, clock).specs,
                                     *UpdateCommands(updates).specs, *OncallCommands(paging).specs,
+                                    *TimelineCommands(db, users, templates, clock).specs,
                                     *AlertCommands(db, templates).specs], templates, identity.username, actors)
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),
@@ -375,6 +383,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             listener = WebsocketListener(config.mattermost.url, config.mattermost.token, **(listener_options or {}))
             bot = Bot(db=db, rest=rest, listener=listener, identity=identity, router=router, incidents=incidents,
                       alerts=alerts, users=users, clock=clock, engine=engine)
+            bot.curation = TimelineCuration(db, rest, clock, bot_user_id=identity.user_id)
             bot.services = {"playbook-files": library.watch, **await _alert_inputs(config, db, bot, paging)}
             if config.paging:
                 bot.services["paging-services"] = paging.watch_services

@@ -1,7 +1,6 @@
 """The chat commands of the incident lifecycle: start, ack, update, resolve, timeline, help."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 from bot.chat.commands import CommandSpec
@@ -10,30 +9,7 @@ from bot.chat.parsing import BadArguments, playbook_option, start_arguments
 from bot.incidents.model import Action, Severity, TransitionRefused
 from bot.incidents.service import IncidentService, UsernameLookup
 from bot.people.permissions import Permission
-from bot.store.timeline import entries as timeline_entries
 from bot.templates import Templates
-
-TIMELINE_LABELS = {
-    "created": "Incident opened",
-    "channel_created": "Channel created",
-    "member_added": "Joined the channel",
-    "summary_pinned": "Summary pinned",
-    "role_assigned": "Role",
-    "severity_changed": "Severity",
-    "playbook_started": "Playbook started",
-    "acknowledged": "Acknowledged",
-    "status_update": "Status update",
-    "resolved": "Resolved",
-}
-
-
-@dataclass(frozen=True)
-class TimelineLine:
-    at: int
-    label: str
-    actor: str
-    text: str
-
 
 class LifecycleCommands:
     """Handlers for the lifecycle verbs; each returns what to say."""
@@ -58,8 +34,6 @@ class LifecycleCommands:
                         permission=Permission.UPDATE),
             CommandSpec("resolve", "resolve <text>", "Resolve the incident, saying how.", self.resolve,
                         in_incident=True, aliases=("close",), permission=Permission.RESOLVE),
-            CommandSpec("timeline", "timeline", "Show what happened, who did it and when.", self.timeline,
-                        in_incident=True),
         ]
 
     async def start(self, ctx: CommandContext, args: str) -> list[Reply]:
@@ -94,10 +68,3 @@ class LifecycleCommands:
             return []
         return [Reply(self.templates.render(template, incident=changed, actor=ctx.actor_username, text=text),
                       in_thread=False)]
-
-    async def timeline(self, ctx: CommandContext, args: str) -> list[Reply]:
-        incident = ctx.incident
-        lines = [TimelineLine(e.at, TIMELINE_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
-                              await self.users.username(e.actor_id), e.text)
-                 for e in await timeline_entries(self.incidents.db, incident.id)]
-        return [Reply(self.templates.render("timeline", incident=incident, entries=lines))]
