@@ -123,7 +123,8 @@ def bar_line_chart(labels: Sequence[str], bars: Sequence[int], line: Sequence[fl
                    height: int = 400, title: str = "") -> bytes:
     """A PNG: a bar per label (incident counts, left axis) and a line through the MTTR minutes (right axis)."""
     if not len(labels) == len(bars) == len(line):
-        raise ValueError(f"labels, bars and line must be as long as each other ({len(labels)}, {len(bars)}, {len(line)})")
+        raise ValueError("labels, bars and line must be as long as each other "
+                         f"({len(labels)}, {len(bars)}, {len(line)})")
     if width < 200 or height < 150:
         raise ValueError(f"a chart needs at least 200x150 pixels, not {width}x{height}")
     if any(b < 0 for b in bars) or any(v is not None and v < 0 for v in line):

@@ -217,6 +217,13 @@ def build_report(incidents: Iterable[Incident], timeline: Iterable[TimelineEntry
         unresolved=tuple(m for m in measured if m.ttr_s is None))
 
 
+def chart_series(report: Report) -> tuple[list[str], list[int], list[float | None]]:
+    """The period buckets as chart inputs: labels, incident counts and mean MTTR in minutes (None when unknown)."""
+    groups = report.by_period
+    return ([g.name for g in groups], [g.count for g in groups],
+            [None if g.mttr_s.mean is None else g.mttr_s.mean / 60 for g in groups])
+
+
 def format_duration(seconds: float | None) -> str:
     """Say a duration compactly: '42s', '7m 05s', '1h 05m', '2d 03h'; '-' when unknown."""
     if seconds is None:
