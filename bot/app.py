@@ -18,6 +18,7 @@ from bot.chat.handlers import LifecycleCommands
 from bot.chat.parsing import command_text
 from bot.chat.playbook_commands import PlaybookCommands
 from bot.chat.oncall_commands import OncallCommands
+from bot.chat.report_commands import ReportCommands
 from bot.chat.role_commands import RoleCommands
 from bot.chat.timeline_commands import TimelineCommands
 from bot.chat.update_commands import UpdateCommands
@@ -258,7 +259,8 @@ class Bot:
         channel_id = reply.channel_id or post.channel_id
         root_id = post.thread_id if reply.in_thread and channel_id == post.channel_id else ""
         try:
-            await self.rest.create_post(channel_id, reply.text, root_id=root_id)
+            file_ids = [await self.rest.upload_file(channel_id, name, data) for name, data in reply.files]
+            await self.rest.create_post(channel_id, reply.text, root_id=root_id, file_ids=file_ids)
         except MattermostError as exc:
             log.warning("could not reply to post %s: %s", post.id, exc)
 
@@ -374,6 +376,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                                     *PlaybookCommands(db, engine, library, tasks, rest, clock).specs,
                                     *UpdateCommands(updates).specs, *OncallCommands(paging).specs,
                                     *TimelineCommands(db, users, templates, clock).specs,
+                                    *ReportCommands(db, clock).specs,
                                     *AlertCommands(db, templates).specs], templates, identity.username, actors)
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Awaitable
 
+from bot.clock import SystemClock
 from bot.config import ConfigError, load_config
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,37 @@ def _add_playbook_tools(commands: argparse._SubParsersAction) -> None:
     schema.set_defaults(func=command_schema)
 
 
+def command_report(args: argparse.Namespace) -> int:
+    from bot.reports.incident_report import incident_report
+    from bot.reports.metrics import PeriodError, parse_period
+    from bot.store.db import Database
+
+    try:
+        config = load_config(Path(args.config))
+        period = parse_period(args.period)
+    except ConfigError as exc:
+        print("\n".join(str(p) for p in exc.problems), file=sys.stderr)
+        return 2
+    except PeriodError as exc:
+        print(f"incident-bot: --period: {exc}", file=sys.stderr)
+        return 2
+
+    async def report() -> None:
+        db = await Database.open(config.storage.path)
+        try:
+            rendered = await incident_report(db, period_s=period, now_ms=SystemClock().now_ms(), by=args.by)
+        finally:
+            await db.close()
+        print(rendered.table)
+        if args.png:
+            Path(args.png).write_bytes(rendered.png)
+        if args.csv:
+            Path(args.csv).write_text(rendered.csv)
+
+    asyncio.run(report())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="incident-bot", description="Incident response for Mattermost.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -139,6 +171,13 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=0, help="sandbox port (default: any free port)")
     demo.add_argument("--verbose", action="store_true", help="show the bot's log")
     demo.set_defaults(func=command_demo)
+    report = commands.add_parser("report", help="MTTA/MTTR over a period, from the bot's database")
+    report.add_argument("--config", default="config.yaml")
+    report.add_argument("--period", default="30d", help="7d, 30d, 90d... (default 30d)")
+    report.add_argument("--by", default="severity", choices=("severity", "service", "playbook", "period"))
+    report.add_argument("--png", help="write the chart here")
+    report.add_argument("--csv", help="write the numbers here")
+    report.set_defaults(func=command_report)
     sandbox = commands.add_parser("sandbox", help="run only the Mattermost-compatible sandbox server")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8065)

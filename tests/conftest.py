@@ -123,15 +123,16 @@ def world(sandbox: Sandbox) -> World:
 class BotRunner:
     """Runs the bot in this process's event loop, as `incident-bot run` would."""
 
-    def __init__(self, config: Config, **listener_options):
+    def __init__(self, config: Config, clock=None, **listener_options):
         self.config = config
+        self.clock = clock
         self.listener_options = {"backoff_initial": 0.05, "backoff_max": 0.5, **listener_options}
         self.task: asyncio.Task | None = None
         self.bot: Bot | None = None
 
     async def start(self) -> Bot:
         ready: asyncio.Future[Bot] = asyncio.get_running_loop().create_future()
-        self.task = asyncio.create_task(build_and_run(self.config, on_ready=ready.set_result,
+        self.task = asyncio.create_task(build_and_run(self.config, on_ready=ready.set_result, clock=self.clock,
                                                       listener_options=self.listener_options))
         done, _ = await asyncio.wait({ready, self.task}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
         if self.task in done:
@@ -151,8 +152,8 @@ class BotRunner:
 async def run_bot(world: World, tmp_path: Path):
     runners: list[BotRunner] = []
 
-    async def start(config: Config | None = None, **listener_options) -> BotRunner:
-        runner = BotRunner(config or world.config(tmp_path), **listener_options)
+    async def start(config: Config | None = None, clock=None, **listener_options) -> BotRunner:
+        runner = BotRunner(config or world.config(tmp_path), clock, **listener_options)
         runners.append(runner)
         await runner.start()
         return runner

@@ -27,3 +27,4 @@ class Reply:
     text: str
     channel_id: str = ""
     in_thread: bool = True
+    files: tuple[tuple[str, bytes], ...] = ()   # (file name, content) attached to the message
