@@ -20,6 +20,7 @@ from bot.chat.playbook_commands import PlaybookCommands
 from bot.chat.oncall_commands import OncallCommands
 from bot.chat.report_commands import ReportCommands
 from bot.chat.role_commands import RoleCommands
+from bot.chat.summary_commands import SummaryCommands
 from bot.chat.timeline_commands import TimelineCommands
 from bot.chat.update_commands import UpdateCommands
 from bot.chat.router import CommandRouter
@@ -32,6 +33,7 @@ from bot.incidents.curation import TimelineCuration
 from bot.incidents.digest import Digest
 from bot.incidents.outgoing import OutgoingWebhook
 from bot.incidents.paging import PAGE_ACTION, Paging
+from bot.incidents.postmortem import Postmortems
 from bot.incidents.updates import StatusUpdates
 from bot.mattermost.errors import MattermostError
 from bot.mattermost.events import Connected, Event, MembershipEvent, Post, PostChange, PostEvent, ReactionEvent
@@ -40,6 +42,7 @@ from bot.mattermost.websocket import WebsocketListener
 from bot.store import alerts as alert_store
 from bot.store import incidents as incident_store
 from bot.store import posts as post_store
+from bot.reports.redaction import Redactor
 from bot.store.db import Database
 from bot.store.tasks import TaskStore
 from bot.templates import Templates
@@ -358,7 +361,13 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                 await paging.start(await incident_store.get_incident(db, incident.id))
 
             incidents.on_ready = incident_ready
-            incidents.on_change += [engine.on_change, updates.on_change, paging.on_change]
+            redactor = Redactor(config.summary.redaction_rules if config.summary.redaction else (),
+                                builtins=config.summary.redaction)
+            postmortems = Postmortems(db, rest, templates, clock, users, tasks, bot_user_id=identity.user_id,
+                                      redactor=redactor, roles=config.people.roles,
+                                      followup_webhook=config.summary.followup_webhook,
+                                      archive_on_resolve=config.summary.archive_on_resolve)
+            incidents.on_change += [engine.on_change, updates.on_change, paging.on_change, postmortems.on_change]
             informing = config.informing
             webhook = None
             if informing.webhook_url:
@@ -377,6 +386,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                                     *UpdateCommands(updates).specs, *OncallCommands(paging).specs,
                                     *TimelineCommands(db, users, templates, clock).specs,
                                     *ReportCommands(db, clock).specs,
+                                    *SummaryCommands(postmortems, rest).specs,
                                     *AlertCommands(db, templates).specs], templates, identity.username, actors)
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),

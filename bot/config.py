@@ -15,6 +15,7 @@ from bot.alerts.rules import load_rules, parse_duration, rules_from_document
 from bot.oncall.providers import PagingConfigError, providers_from_config
 from bot.oncall.schedule_loader import schedules_from_document
 from bot.people.settings import PeopleConfig, people_from_document
+from bot.reports.redaction import RedactionConfigError, custom_rule
 from bot.problems import ConfigError, Problem, did_you_mean, dotted, kind_of, non_empty_text
 from bot.workflow.integrations.commands import CommandAllowList, CommandConfigError
 from bot.yamlsource import YamlDocument, YamlSourceError, load_yaml_file
@@ -93,6 +94,16 @@ class InformingConfig:
 
 
 @dataclass(frozen=True)
+class SummaryConfig:
+    """Post-mortems and exports: where follow-ups go, archiving, and redaction."""
+
+    followup_webhook: str = ""
+    archive_on_resolve: bool = False
+    redaction: bool = True
+    redaction_rules: tuple[Any, ...] = ()      # custom rules for bot.reports.redaction.Redactor
+
+
+@dataclass(frozen=True)
 class PlaybooksConfig:
     dir: Path
     default: str = ""             # the playbook for incidents no rule or `applies_to` picks one for
@@ -147,6 +158,7 @@ class Config:
     oncall: OncallConfig = OncallConfig()
     paging: tuple[Any, ...] = ()                     # bot.oncall.providers.PagingProvider: PagerDuty, Opsgenie
     informing: InformingConfig = InformingConfig()
+    summary: SummaryConfig = SummaryConfig()
     log_level: str = "INFO"
     source: str = "<built in code>"
 
@@ -312,6 +324,21 @@ def _header(value: Any) -> str:
     return text
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {kind_of(value)}")
+    return value
+
+
+def _redaction_rules(value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise ValueError("must be a list of rules: {name, pattern, replacement?}")
+    try:
+        return tuple(custom_rule(spec, index) for index, spec in enumerate(value))
+    except RedactionConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _optional(parse: Parser) -> Parser:
     """An optional setting: empty (for example an unset ${VAR:-}) means off."""
     def parse_or_empty(value: Any) -> Any:
@@ -337,6 +364,8 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "paging": {},
     "digest": {"channel": (True, _channel_name), "at": (False, _clock_time), "timezone": (False, _timezone)},
     "updates": {"webhook": (False, _optional(_url)), "webhook_header": (False, _optional(_header))},
+    "postmortem": {"followup_webhook": (False, _optional(_url)), "archive_on_resolve": (False, _boolean)},
+    "redaction": {"enabled": (False, _boolean), "rules": (False, _redaction_rules)},
     "integrations": {"zoom": (False, _zoom), "docker": (False, _docker), "mqtt": (False, _mqtt),
                      "jitsi": (False, _jitsi)},
     "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
@@ -450,6 +479,11 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
         commands=values.get("commands", {}).get("value"),
         integrations=_integrations(values.get("integrations", {})),
         people=people,
+        summary=SummaryConfig(
+            followup_webhook=values.get("postmortem", {}).get("followup_webhook", ""),
+            archive_on_resolve=values.get("postmortem", {}).get("archive_on_resolve", False),
+            redaction=values.get("redaction", {}).get("enabled", True),
+            redaction_rules=values.get("redaction", {}).get("rules", ())),
         oncall=oncall,
         paging=paging,
         informing=InformingConfig(

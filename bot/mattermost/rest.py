@@ -198,6 +198,10 @@ class MattermostRest:
 
     # channels
 
+    async def archive_channel(self, channel_id: str) -> None:
+        """Archive a channel (Mattermost keeps its history; it is read-only from then on)."""
+        await self._call("DELETE", "/channels/{id}", lambda: self._driver.channels.delete_channel(_segment(channel_id)))
+
     async def is_team_member(self, team_id: str, user_id: str) -> bool:
         """Whether the user belongs to the team."""
         member = await self._lookup("/teams/{id}/members/{user_id}",

@@ -190,4 +190,15 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     );
     CREATE INDEX webhook_outbox_due ON webhook_outbox(status, next_attempt_at);
     """),
+    (7, """
+    CREATE TABLE followups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        text TEXT NOT NULL,
+        owner_id TEXT NOT NULL DEFAULT '',
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        ticket TEXT NOT NULL DEFAULT ''
+    );
+    """),
 )

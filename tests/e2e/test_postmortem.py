@@ -1,0 +1,42 @@
+"""The post-mortem draft on resolve, follow-ups, and redaction of what it contains."""
+from __future__ import annotations
+
+from bot.clock import FakeClock
+from tests.conftest import World, eventually
+from tests.e2e.test_incident_lifecycle import command_and_reply, open_incident
+
+
+def draft_of(world: World, channel_id: str) -> str | None:
+    for post in world.bot_posts(channel_id):
+        if "post-mortem draft" in post["message"] and post["file_ids"]:
+            return world.sandbox.core.state.file_data[post["file_ids"][0]].decode()
+    return None
+
+
+async def test_resolving_drafts_the_postmortem_with_the_right_times_and_entries(world, run_bot):
+    clock = FakeClock(start_ms=world.alice["create_at"])
+    await run_bot(clock=clock)
+    _, channel = await open_incident(world)
+    world.sandbox.add_channel_member(channel["id"], world.bob["id"])
+    clock.advance(300)
+    await command_and_reply(world, world.bob, channel, "@incident-bot ack")
+    await command_and_reply(world, world.alice, channel, "@incident-bot note mail from ops@example.com said the "
+                                                         "CDN token Bearer abc123def456 leaked")
+    await command_and_reply(world, world.bob, channel, "@incident-bot update Rolled back the deploy")
+    reply = await command_and_reply(world, world.alice, channel,
+                                    "@incident-bot followup add an alert on checkout 5xx @bob")
+    assert "Follow-up 1 recorded for @bob" in reply["message"]
+    clock.advance(1500)
+    await command_and_reply(world, world.bob, channel, "@incident-bot resolve Rollback complete")
+
+    draft = await eventually(lambda: draft_of(world, channel["id"]))
+    assert draft.startswith("# Post-mortem: INC-1 Checkout API returns 500s")
+    assert "| Acknowledged |" in draft and "| 5m 00s |" in draft and "| 30m 00s |" in draft
+    assert "(30m 00s)" in draft                                        # the impact window
+    assert "@bob: Rolled back the deploy" in draft
+    assert "add an alert on checkout 5xx (@bob)" in draft
+    assert "Commander: @alice" in draft and "@bob" in draft
+    assert "ops@example.com" not in draft and "abc123def456" not in draft and "[redacted:" in draft
+
+    reply = await command_and_reply(world, world.alice, channel, "@incident-bot postmortem")
+    assert "post-mortem draft" in reply["message"]
