@@ -42,6 +42,7 @@ from bot.mattermost.websocket import WebsocketListener
 from bot.store import alerts as alert_store
 from bot.store import incidents as incident_store
 from bot.store import posts as post_store
+from bot.reports.channel_export import IncidentExporter
 from bot.reports.redaction import Redactor
 from bot.store.db import Database
 from bot.store.tasks import TaskStore
@@ -386,7 +387,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                                     *UpdateCommands(updates).specs, *OncallCommands(paging).specs,
                                     *TimelineCommands(db, users, templates, clock).specs,
                                     *ReportCommands(db, clock).specs,
-                                    *SummaryCommands(postmortems, rest).specs,
+                                    *SummaryCommands(postmortems, rest, IncidentExporter(db, rest, users, redactor)).specs,
                                     *AlertCommands(db, templates).specs], templates, identity.username, actors)
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),

@@ -160,6 +160,59 @@ def command_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_export(args: argparse.Namespace) -> int:
+    from bot.reports.channel_export import IncidentExporter
+    from bot.reports.export import write_many_json_lines
+    from bot.reports.metrics import PeriodError, parse_period
+    from bot.reports.redaction import Redactor
+    from bot.store import incidents as incident_store
+    from bot.store.db import Database
+    from bot.store.timeline import entries as timeline_entries
+
+    try:
+        config = load_config(Path(args.config))
+        period = parse_period(args.since) if args.since else 0
+    except ConfigError as exc:
+        print("\n".join(str(p) for p in exc.problems), file=sys.stderr)
+        return 2
+    except PeriodError as exc:
+        print(f"incident-bot: --since: {exc}", file=sys.stderr)
+        return 2
+    summary = config.summary
+    redactor = Redactor(summary.redaction_rules if summary.redaction else (), builtins=summary.redaction)
+
+    async def export() -> int:
+        from bot.mattermost.rest import MattermostRest
+        from bot.users import UserDirectory
+
+        db = await Database.open(config.storage.path)
+        try:
+            if args.incident:
+                incident = await incident_store.get_incident(db, int(args.incident.upper().removeprefix("INC-")))
+                if incident is None:
+                    print(f"incident-bot: there is no {args.incident}", file=sys.stderr)
+                    return 1
+                async with MattermostRest(config.mattermost.url, config.mattermost.token) as rest:
+                    exporter = IncidentExporter(db, rest, UserDirectory(rest.get_user), redactor)
+                    with open(args.out or f"{incident.key}.{args.format}", "w", newline="" if args.format == "csv"
+                              else None) as out:
+                        await exporter.write(incident, args.format, out)
+                return 0
+            since = SystemClock().now_ms() - period * 1000
+            with open(args.out or "incidents.jsonl", "w") as out:
+                for incident in await incident_store.list_incidents(db):
+                    if incident.created_at >= since:   # one incident in memory at a time
+                        write_many_json_lines(out, [(incident, await timeline_entries(db, incident.id))], redactor)
+            return 0
+        finally:
+            await db.close()
+
+    if not args.incident and not args.since:
+        print("incident-bot: name an incident (INC-42) or a period (--since 30d)", file=sys.stderr)
+        return 2
+    return asyncio.run(export())
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="incident-bot", description="Incident response for Mattermost.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -178,6 +231,13 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--png", help="write the chart here")
     report.add_argument("--csv", help="write the numbers here")
     report.set_defaults(func=command_report)
+    export = commands.add_parser("export", help="an incident with its channel history, or all incidents of a period")
+    export.add_argument("incident", nargs="?", help="INC-42; leave out with --since for many incidents (JSON Lines)")
+    export.add_argument("--config", default="config.yaml")
+    export.add_argument("--format", default="md", choices=("md", "json", "csv"))
+    export.add_argument("--since", help="with no incident: every incident of this period, like 30d")
+    export.add_argument("--out", help="the file to write")
+    export.set_defaults(func=command_export)
     sandbox = commands.add_parser("sandbox", help="run only the Mattermost-compatible sandbox server")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8065)

@@ -353,8 +353,13 @@ class MattermostRest:
 
     async def get_post(self, post_id: str) -> Post | None:
         """Return a post by id, or None."""
+        data = await self.get_post_data(post_id)
+        return Post.from_json(data) if data is not None else None
+
+    async def get_post_data(self, post_id: str) -> dict[str, Any] | None:
+        """A post as the server's JSON (with its metadata: reactions, files), or None."""
         data = await self._lookup("/posts/{id}", lambda: self._driver.posts.get_post(_segment(post_id)))
-        return Post.from_json(data) if isinstance(data, dict) else None
+        return data if isinstance(data, dict) else None
 
     async def get_posts_since(self, channel_id: str, since_ms: int) -> list[Post]:
         """Return the channel's posts created, edited or deleted after `since_ms`, oldest first."""
@@ -374,6 +379,16 @@ class MattermostRest:
                 break
             since = newest
         return sorted(found.values(), key=lambda p: (p.create_at, p.id))
+
+    async def posts_after(self, channel_id: str, after_id: str, per_page: int = 200) -> list[dict[str, Any]]:
+        """Up to `per_page` posts created after `after_id`, oldest first, as the server's JSON (with metadata)."""
+        data = await self._call(
+            "GET", "/channels/{id}/posts",
+            lambda: self._driver.posts.get_posts_for_channel(_segment(channel_id), after=after_id, per_page=per_page))
+        if not isinstance(data, dict) or not isinstance(data.get("posts"), dict):
+            return []
+        order = data.get("order") if isinstance(data.get("order"), list) else []
+        return [data["posts"][post_id] for post_id in reversed(order) if isinstance(data["posts"].get(post_id), dict)]
 
     async def _posts_updated_after(self, channel_id: str, since: int) -> list[Post]:
         data = await self._call(

@@ -41,7 +41,7 @@ def timeline() -> list[TimelineEntry]:
         TimelineEntry(1, 42, START, "opened", "u-bob", "Opened from alert on 2001:db8::42", {"source": "alertmanager"}),
         TimelineEntry(2, 42, START + 60_000, "acknowledged", "u-alice", "", {}),
         TimelineEntry(3, 42, START + 120_000, "note", "u-alice", "key AKIAIOSFODNN7EXAMPLE leaked",
-                      {"env": {"aws_secret_access_key": "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+                      {"env": {"key": "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
                        "tags": ["TICKET-SECRET-991", 3]}),
         TimelineEntry(4, 42, START + 900_000, "resolved", "u-alice", "Fixed", {"by": "u-alice"}),
     ]

@@ -13,8 +13,8 @@ from bot.incidents.model import Incident, Severity, Status
 from bot.reports.export import ExportMessage, write_csv, write_json, write_markdown
 from bot.reports.redaction import Redactor
 
-COUNT = 100_000
-PEAK_LIMIT = 20 * 1024 * 1024
+COUNT = 20_000   # bench/export.py measures 100,000
+PEAK_LIMIT = 4 * 1024 * 1024
 START = 1_767_225_600_000
 
 
@@ -41,7 +41,7 @@ def peak_while_writing(writer, path: Path, newline: str | None = None) -> tuple[
 
 
 @pytest.mark.parametrize("writer", [write_json, write_csv, write_markdown], ids=["json", "csv", "markdown"])
-def test_hundred_thousand_messages_stream_in_bounded_memory(writer, tmp_path):
+def test_a_long_channel_streams_in_bounded_memory(writer, tmp_path):
     path = tmp_path / f"export.{writer.__name__}"
     peak, redactions = peak_while_writing(writer, path, newline="" if writer is write_csv else None)
     assert peak < PEAK_LIMIT, f"peak {peak / 1e6:.1f} MB"
