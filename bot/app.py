@@ -368,6 +368,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                                       redactor=redactor, roles=config.people.roles,
                                       followup_webhook=config.summary.followup_webhook,
                                       archive_on_resolve=config.summary.archive_on_resolve)
+            postmortems.library = library
             incidents.on_change += [engine.on_change, updates.on_change, paging.on_change, postmortems.on_change]
             informing = config.informing
             webhook = None

@@ -29,3 +29,7 @@ class Templates:
 
     def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(f"{name}.md.j2").render(**context).strip()
+
+    def render_string(self, source: str, **context: Any) -> str:
+        """Render a template someone wrote (a playbook's), with the same filters and sandbox."""
+        return self.env.from_string(source).render(**context).strip()

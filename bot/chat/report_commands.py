@@ -6,7 +6,7 @@ import re
 from bot.chat.commands import CommandSpec
 from bot.chat.context import CommandContext, Reply
 from bot.chat.parsing import BadArguments
-from bot.clock import Clock
+from bot.clock import Clock, format_duration
 from bot.reports.incident_report import GROUPINGS, incident_report
 from bot.reports.metrics import PeriodError, parse_period
 from bot.store.db import Database
@@ -30,6 +30,9 @@ class ReportCommands:
         except PeriodError as problem:
             raise BadArguments(str(problem)) from None
         rendered = await incident_report(self.db, period_s=period, now_ms=self.clock.now_ms(), by=by)
-        return [Reply(f"#### Incidents in the last {period_text}\n{rendered.table}",
+        slowest = "".join(f"\n- INC-{m.incident_id} {m.title} ({m.severity}): resolved after "
+                          f"{format_duration(int(m.ttr_s * 1000))}" for m in rendered.report.slowest[:3])
+        return [Reply(f"#### Incidents in the last {period_text}\n{rendered.table}"
+                      + (f"\n\nSlowest to resolve:{slowest}" if slowest else ""),
                       files=(("incident-report.png", rendered.png), ("incident-report.csv",
                                                                      rendered.csv.encode())))]

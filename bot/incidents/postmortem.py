@@ -50,6 +50,7 @@ class Postmortems:
         self.roles = roles
         self.followup_webhook = followup_webhook
         self.archive_on_resolve = archive_on_resolve
+        self.library = None   # the PlaybookLibrary: a playbook may bring its own post-mortem template
 
     async def on_change(self, incident: Incident, action: Action, text: str, actor_id: str) -> None:
         """A resolved incident gets its post-mortem draft (then its channel archived, if configured)."""
@@ -64,7 +65,11 @@ class Postmortems:
     async def draft(self, incident: Incident, actor_id: str) -> str:
         """Render the draft, post it as a file in the incident channel, and record it; returns the post id."""
         incident = await incident_store.get_incident(self.db, incident.id) or incident
-        text, counts = self.redactor.redact(self.templates.render("postmortem", **await self._context(incident)))
+        context = await self._context(incident)
+        playbook = self.library.get(incident.playbook) if self.library and incident.playbook else None
+        rendered = (self.templates.render_string(playbook.postmortem, **context) if playbook and playbook.postmortem
+                    else self.templates.render("postmortem", **context))
+        text, counts = self.redactor.redact(rendered)
         file_id = await self.chat.upload_file(incident.channel_id, f"postmortem-{incident.key}.md", text.encode())
         redacted = f" ({sum(counts.values())} redaction(s))" if counts else ""
         post = await self.chat.create_post(incident.channel_id, f":page_facing_up: The post-mortem draft of "

@@ -178,6 +178,8 @@ def playbook_json_schema() -> dict:
                            "description": "status-update reminder interval per severity; off for none"},
         "broadcast": _one_or_list(_ref("channel")),
         "steps": {"type": "array", "items": _ref("step")},
+        "postmortem": {"type": "string", "description": "a Markdown/Jinja2 template for the post-mortem draft "
+                                                        "(see bot/templates/postmortem.md.j2 for what it can use)"},
     }
     return {"$schema": DRAFT, "title": "incident-bot playbook",
             **_object(properties, required=["name"]), "$defs": defs}

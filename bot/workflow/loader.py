@@ -7,7 +7,10 @@ from types import MappingProxyType
 from typing import Any, Collection
 
 from bot.problems import ConfigError, Problem
+from jinja2 import TemplateSyntaxError
+
 from bot.workflow import fields as f
+from bot.workflow.template_check import playbook_environment
 from bot.workflow.actions_schema import ACTIONS
 from bot.workflow.model import AppliesTo, Checklist, Defaults, Invite, OnError, Playbook, Step
 from bot.workflow.reader import BAD, Reader
@@ -19,7 +22,7 @@ log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 256 * 1024
 PLAYBOOK_KEYS = ("name", "title", "description", "applies_to", "defaults", "invite", "welcome", "checklists",
-                 "status_updates", "broadcast", "steps")
+                 "status_updates", "broadcast", "steps", "postmortem")
 APPLIES_TO_KEYS = ("rules", "severities", "labels")
 DEFAULTS_KEYS = ("severity", "channel_name", "private", "commander")
 INVITE_KEYS = ("users", "groups", "oncall")
@@ -60,6 +63,7 @@ class _PlaybookReader(Reader):
             status_updates=self.status_updates(("status_updates",), data.get("status_updates", {})),
             broadcast=self.broadcast,
             steps=self.steps(("steps",), data.get("steps")),
+            postmortem=self.optional(data, (), "postmortem", _postmortem_template, ""),
             location=self.doc.where(("name",)),
         )
         self.check_task_refs()
@@ -278,3 +282,13 @@ if __name__ == "__main__":
     import sys
 
     raise SystemExit(main(sys.argv[1:]))
+
+
+def _postmortem_template(value) -> str:
+    """A post-mortem template (Markdown with Jinja2): it must at least compile."""
+    source = f.text(value)
+    try:
+        playbook_environment().parse(source)
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"the template does not compile: {exc.message} (template line {exc.lineno})") from None
+    return source

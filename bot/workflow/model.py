@@ -120,6 +120,7 @@ class Playbook:
     defaults: Defaults = Defaults()
     invite: Invite = Invite()
     welcome: str = ""
+    postmortem: str = ""   # a post-mortem template replacing the bot's own ("" keeps it)
     checklists: tuple[Checklist, ...] = ()
     status_updates: Mapping[Severity, int] = field(default_factory=lambda: MappingProxyType({}))
     broadcast: tuple[str, ...] = ()

@@ -35,6 +35,7 @@ async def test_the_report_in_chat_has_the_hand_computed_numbers_and_a_real_png(w
     assert "| SEV2 | 1 | 0 | 2m 00s / 2m 00s | 30m 00s / 30m 00s |" in table
     assert "| SEV3 | 1 | 0 | 10m 00s / 10m 00s | 50m 00s / 50m 00s |" in table
     assert "| **All** | 2 | 0 | 6m 00s / 6m 00s | 40m 00s / 40m 00s |" in table
+    assert "Slowest to resolve:\n- INC-2 Search slow (SEV3): resolved after 50m 00s" in table
     names = {world.sandbox.core.state.files[f]["name"]: f for f in reply["file_ids"]}
     png = world.sandbox.core.state.file_data[names["incident-report.png"]]
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == (800, 400)
