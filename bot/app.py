@@ -364,7 +364,7 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             incidents.on_ready = incident_ready
             redactor = Redactor(config.summary.redaction_rules if config.summary.redaction else (),
                                 builtins=config.summary.redaction)
-            postmortems = Postmortems(db, rest, templates, clock, users, tasks, bot_user_id=identity.user_id,
+            postmortems = Postmortems(db, rest, templates, clock, users, tasks, timers, bot_user_id=identity.user_id,
                                       redactor=redactor, roles=config.people.roles,
                                       followup_webhook=config.summary.followup_webhook,
                                       archive_on_resolve=config.summary.archive_on_resolve)

@@ -20,6 +20,7 @@ from bot.store.timeline import record
 from bot.templates import Templates
 from bot.users import UserDirectory
 from bot.workflow.integrations.http_call import http_request
+from bot.workflow.timers import Timers
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Followup:
 
 class Postmortems:
     def __init__(self, db: Database, chat, templates: Templates, clock: Clock, users: UserDirectory, tasks: TaskStore,
-                 *, bot_user_id: str, redactor: Redactor, roles: RoleSet = DEFAULT_ROLES, followup_webhook: str = "",
+                 timers: Timers, *, bot_user_id: str, redactor: Redactor, roles: RoleSet = DEFAULT_ROLES, followup_webhook: str = "",
                  archive_on_resolve: bool = False):
         self.db = db
         self.chat = chat
@@ -45,6 +46,7 @@ class Postmortems:
         self.clock = clock
         self.users = users
         self.tasks = tasks
+        self.timers = timers
         self.bot_user_id = bot_user_id
         self.redactor = redactor
         self.roles = roles
@@ -53,8 +55,14 @@ class Postmortems:
         self.library = None   # the PlaybookLibrary: a playbook may bring its own post-mortem template
 
     async def on_change(self, incident: Incident, action: Action, text: str, actor_id: str) -> None:
-        """A resolved incident gets its post-mortem draft (then its channel archived, if configured)."""
-        if action is not Action.RESOLVE:
+        """A resolved incident gets its post-mortem draft a moment later, after the resolve is announced."""
+        if action is Action.RESOLVE:
+            self.timers.after(f"postmortem:{incident.id}", 1.0, self.after_resolve, incident.id, actor_id)
+
+    async def after_resolve(self, incident_id: int, actor_id: str) -> None:
+        """Draft the post-mortem (then archive the channel, if configured)."""
+        incident = await incident_store.get_incident(self.db, incident_id)
+        if incident is None:
             return
         await self.draft(incident, actor_id)
         if self.archive_on_resolve:

@@ -3,6 +3,7 @@ their owners (steps, reminders) and re-armed at start, so nothing is lost when t
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
@@ -26,6 +27,10 @@ class Timers:
         """Run `func(*args)` at `when_ms` (at once if that is past); a job with the same id is replaced."""
         run_date = datetime.fromtimestamp(max(when_ms, 0) / 1000, tz=timezone.utc)
         self.scheduler.add_job(func, "date", run_date=run_date, args=args, id=job_id, replace_existing=True)
+
+    def after(self, job_id: str, seconds: float, func: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run `func(*args)` `seconds` from now (wall-clock time)."""
+        self.at(job_id, int((time.time() + seconds) * 1000), func, *args)
 
     def cancel(self, job_id: str) -> None:
         if self.scheduler.get_job(job_id) is not None:
