@@ -65,7 +65,8 @@ class Postmortems:
         if incident is None:
             return
         await self.draft(incident, actor_id)
-        if self.archive_on_resolve:
+        playbook = self.library.get(incident.playbook) if self.library and incident.playbook else None
+        if self.archive_on_resolve or (playbook is not None and playbook.archive_on_resolve):
             await self.chat.archive_channel(incident.channel_id)
             async with self.db.transaction() as conn:
                 await record(conn, incident.id, "channel_archived", at=self.clock.now_ms(), actor_id=self.bot_user_id)

@@ -180,6 +180,7 @@ def playbook_json_schema() -> dict:
         "steps": {"type": "array", "items": _ref("step")},
         "postmortem": {"type": "string", "description": "a Markdown/Jinja2 template for the post-mortem draft "
                                                         "(see bot/templates/postmortem.md.j2 for what it can use)"},
+        "archive_on_resolve": {"type": "boolean", "description": "archive the incident channel once it is resolved"},
     }
     return {"$schema": DRAFT, "title": "incident-bot playbook",
             **_object(properties, required=["name"]), "$defs": defs}

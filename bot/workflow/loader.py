@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 256 * 1024
 PLAYBOOK_KEYS = ("name", "title", "description", "applies_to", "defaults", "invite", "welcome", "checklists",
-                 "status_updates", "broadcast", "steps", "postmortem")
+                 "status_updates", "broadcast", "steps", "postmortem", "archive_on_resolve")
 APPLIES_TO_KEYS = ("rules", "severities", "labels")
 DEFAULTS_KEYS = ("severity", "channel_name", "private", "commander")
 INVITE_KEYS = ("users", "groups", "oncall")
@@ -64,6 +64,7 @@ class _PlaybookReader(Reader):
             broadcast=self.broadcast,
             steps=self.steps(("steps",), data.get("steps")),
             postmortem=self.optional(data, (), "postmortem", _postmortem_template, ""),
+            archive_on_resolve=self.optional(data, (), "archive_on_resolve", _flag, False),
             location=self.doc.where(("name",)),
         )
         self.check_task_refs()
@@ -292,3 +293,9 @@ def _postmortem_template(value) -> str:
     except TemplateSyntaxError as exc:
         raise ValueError(f"the template does not compile: {exc.message} (template line {exc.lineno})") from None
     return source
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value

@@ -121,6 +121,7 @@ class Playbook:
     invite: Invite = Invite()
     welcome: str = ""
     postmortem: str = ""   # a post-mortem template replacing the bot's own ("" keeps it)
+    archive_on_resolve: bool = False   # archive the incident channel once the incident is resolved
     checklists: tuple[Checklist, ...] = ()
     status_updates: Mapping[Severity, int] = field(default_factory=lambda: MappingProxyType({}))
     broadcast: tuple[str, ...] = ()

@@ -57,13 +57,13 @@ async def test_a_playbook_template_archiving_and_the_followup_webhook(world, run
     app.router.add_post("/followups", ticket)
     folder = tmp_path / "playbooks"
     folder.mkdir()
-    (folder / "custom.yaml").write_text('name: custom\npostmortem: "Custom review of {{ incident.key }}: '
-                                        '{{ followups | length }} follow-up(s)"\n')
+    (folder / "custom.yaml").write_text('name: custom\narchive_on_resolve: true\npostmortem: "Custom review of '
+                                        '{{ incident.key }}: {{ followups | length }} follow-up(s)"\n')
     async with serve_tcp(app) as url:
         path = world.config_file(tmp_path)
         text = path.read_text().split("playbooks:")[0] + "playbooks:\n  dir: playbooks\n  default: custom\n" + \
             "alerts:\n  channels: [alerts]\n" + \
-            f"postmortem:\n  followup_webhook: {url}/followups\n  archive_on_resolve: true\n"
+            f"postmortem:\n  followup_webhook: {url}/followups\n"   # archiving comes from the playbook
         path.write_text(text)
         await run_bot(load_config(path, {"TEST_BOT_TOKEN": world.bot_token}))
         _, channel = await open_incident(world)
