@@ -121,6 +121,10 @@ class PostActions:
         if not self.state.can_read_channel(user, self.state.channels[post["channel_id"]]):
             raise permission_denied()
 
+    def trigger_ids(self, user_id: str) -> tuple[str, str]:
+        """Return (client trigger id, signed trigger id) for a user, as model.GenerateTriggerId."""
+        return self._trigger_ids(user_id)
+
     def _trigger_ids(self, user_id: str) -> tuple[str, str]:
         """Return (the client trigger id, the signed trigger id sent to the integration), as GenerateTriggerId."""
         client_trigger_id = new_id()

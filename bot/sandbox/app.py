@@ -16,6 +16,7 @@ from .api_status import StatusRoutes
 from .api_system import SystemRoutes
 from .api_teams import TeamRoutes
 from .api_users import UserRoutes
+from .commands import CommandRoutes
 from .controls import ControlRoutes
 from .middleware import build_header_hook, build_middleware
 from .websocket import WebsocketEndpoint
@@ -46,5 +47,6 @@ def build_app(sandbox: Sandbox, ws_ping_interval: float, ws_auth_timeout: float)
     ActionRoutes(core).register(router, API_ROOT)
     FileRoutes(core).register(router, API_ROOT)
     HookRoutes(core).register(router, API_ROOT)
+    CommandRoutes(core).register(router, API_ROOT)
     ControlRoutes(sandbox).register(router)
     return app

@@ -6,6 +6,7 @@ import logging
 from .accounts import Accounts
 from .actions import PostActions
 from .channels import Channels
+from .commands import Commands
 from .files import Files
 from .groups import Groups
 from .hub import Hub
@@ -33,6 +34,7 @@ class Core:
         self.files = Files(self)
         self.webhooks = Webhooks(self)
         self.actions = PostActions(self)
+        self.commands = Commands(self)
         self.groups = Groups(self)
         self.statuses = Statuses(self)
 

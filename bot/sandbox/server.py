@@ -124,6 +124,20 @@ class Sandbox:
         user = self.core.state.users[user_id]
         return await self.core.actions.click(user, post_id, action_id, selected_option=selected_option)
 
+    def create_command(self, team_id: str, trigger: str, url: str, creator_id: str, *, method: str = "P",
+                       username: str = "", icon_url: str = "", auto_complete: bool = False,
+                       auto_complete_desc: str = "", auto_complete_hint: str = "") -> dict:
+        """Create a custom slash command (as POST /commands validates it); return the Command JSON with its token."""
+        return self.core.commands.create({
+            "team_id": team_id, "trigger": trigger, "url": url, "method": method, "username": username,
+            "icon_url": icon_url, "auto_complete": auto_complete, "auto_complete_desc": auto_complete_desc,
+            "auto_complete_hint": auto_complete_hint}, creator_id)
+
+    async def slash(self, user_id: str, channel_id: str, command: str, team_id: str = "", root_id: str = "") -> dict:
+        """Run "/trigger args" as the user (POST /commands/execute); return the CommandResponse, AppError on failure."""
+        user = self.core.state.users[user_id]
+        return await self.core.commands.execute(user, channel_id, command, team_id=team_id, root_id=root_id)
+
     def create_group(self, name: str, display_name: str, user_ids: list[str] | tuple[str, ...] = ()) -> dict:
         """Create a custom group with those members (as POST /groups validates it) and return its Group JSON."""
         return self.core.groups.create(name, display_name, list(user_ids))
