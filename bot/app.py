@@ -24,6 +24,7 @@ from bot.chat.summary_commands import SummaryCommands
 from bot.chat.timeline_commands import TimelineCommands
 from bot.chat.update_commands import UpdateCommands
 from bot.chat.router import CommandRouter
+from bot.chat.slash import slash_routes
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.http_server import serve_http
@@ -259,6 +260,15 @@ class Bot:
             log.exception("command %r in post %s failed", command.verb, post.id)
             return [Reply(f":x: Something went wrong while handling `{command.verb}`; the details are in my log.")]
 
+    async def send_to_channel(self, channel_id: str, reply: Reply) -> None:
+        """Post a reply that answers no post (a slash command's)."""
+        try:
+            file_ids = [await self.rest.upload_file(reply.channel_id or channel_id, name, data)
+                        for name, data in reply.files]
+            await self.rest.create_post(reply.channel_id or channel_id, reply.text, file_ids=file_ids)
+        except MattermostError as exc:
+            log.warning("could not answer a slash command in %s: %s", channel_id, exc)
+
     async def _send(self, post: Post, reply: Reply) -> None:
         channel_id = reply.channel_id or post.channel_id
         root_id = post.thread_id if reply.in_thread and channel_id == post.channel_id else ""
@@ -476,6 +486,10 @@ async def _alert_inputs(config: Config, db: Database, bot: Bot,
 
         routes += action_routes(ActionLinks(http.public_url or "http://unused", secret), alerts.on_click,
                                 {PAGE_ACTION: paging.acknowledge_click})
+        if http.slash_token:
+            routes += slash_routes(http.slash_token, bot.router,
+                                   lambda channel_id: incident_store.incident_for_channel(db, channel_id),
+                                   bot.send_to_channel, bot.clock.now_ms)
         services["http"] = lambda: serve_http(routes, http.host, http.port, on_bound=bound)
     if config.alerts.mqtt is not None:
         mqtt = config.alerts.mqtt

@@ -136,6 +136,7 @@ class HttpConfig:
     port: int = 8080
     public_url: str = ""      # how Mattermost reaches the bot (button clicks); empty: the address it listens on
     alerts_token: str = ""    # bearer token for the alert webhooks; empty: they are off
+    slash_token: str = ""     # the /incident slash command's token (from Mattermost); empty: the endpoint is off
 
 
 @dataclass(frozen=True)
@@ -371,7 +372,7 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
                "patterns": (False, _patterns), "mqtt": (False, _mqtt)},
     "http": {"listen": (False, _listen), "public_url": (False, _optional(_url)),
-             "alerts_token": (False, _optional(non_empty_text))},
+             "alerts_token": (False, _optional(non_empty_text)), "slash_token": (False, _optional(non_empty_text))},
     "incidents": {"channel_prefix": (False, _channel_prefix), "default_severity": (False, _severity)},
     "log_level": {},
 }
@@ -614,7 +615,7 @@ def _integrations(values: dict[str, Any]) -> IntegrationsConfig:
 def _http(values: dict[str, Any]) -> HttpConfig:
     host, port = values.get("listen", ("127.0.0.1", 8080))
     return HttpConfig(host=host, port=port, public_url=values.get("public_url", ""),
-                      alerts_token=values.get("alerts_token", ""))
+                      alerts_token=values.get("alerts_token", ""), slash_token=values.get("slash_token", ""))
 
 
 def _relative_to(base: Path, path: Path) -> Path:
