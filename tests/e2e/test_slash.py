@@ -26,8 +26,8 @@ async def test_slash_start_and_a_wrong_token(world: World, run_bot, tmp_path):
     await world.sandbox.slash(world.alice["id"], channel["id"], "/incident ack")
     await eventually(lambda: [p for p in world.bot_posts(channel["id"]) if "@alice acknowledged" in p["message"]])
 
-    forged = world.sandbox.create_command(world.team["id"], "forged", f"http://127.0.0.1:{port}/mattermost/command",
-                                          world.sandbox.admin["id"])
+    world.sandbox.create_command(world.team["id"], "forged", f"http://127.0.0.1:{port}/mattermost/command",
+                                 world.sandbox.admin["id"])   # another command: another token
     with pytest.raises(AppError):
         await world.sandbox.slash(world.alice["id"], world.town["id"], "/forged start Fake")
     assert world.sandbox.channel_by_name(world.team["id"], channel_name("inc", 2, "Fake")) is None
