@@ -9,7 +9,8 @@ from pathlib import Path
 
 import websockets
 
-from bot.app import Bot, build_and_run
+from bot.app import build_and_run
+from bot.runtime import Bot
 from bot.config import AlertsConfig, Config, MattermostConfig, PlaybooksConfig, StorageConfig
 from bot.incidents.service import channel_name
 from bot.sandbox import Sandbox

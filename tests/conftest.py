@@ -10,7 +10,8 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from bot.app import Bot, build_and_run
+from bot.app import build_and_run
+from bot.runtime import Bot
 from bot.config import AlertsConfig, Config, HttpConfig, MattermostConfig, PlaybooksConfig, StorageConfig
 from bot.sandbox import Sandbox
 
