@@ -13,6 +13,7 @@ from bot.alerts.service import AlertOrigin, AlertService
 from bot.chat.actors import ActorLookup
 from bot.chat.alert_commands import AlertCommands
 from bot.chat.handlers import LifecycleCommands
+from bot.chat.link_commands import LinkCommands
 from bot.chat.playbook_commands import PlaybookCommands
 from bot.chat.oncall_commands import OncallCommands
 from bot.chat.report_commands import ReportCommands
@@ -21,9 +22,13 @@ from bot.chat.summary_commands import SummaryCommands
 from bot.chat.timeline_commands import TimelineCommands
 from bot.chat.update_commands import UpdateCommands
 from bot.chat.router import CommandRouter
-from bot.chat.slash import slash_routes
+from bot.chat.slash import SLASH_DESCRIPTION, SLASH_PATH, autocomplete_hint, register_slash_command, slash_routes
+from bot.chat.commands import BUILTIN_WORDS
+from bot.chatops.chat import command_specs
+from bot.chatops.loader import load_commands
+from bot.chatops.runner import CONFIRM_ACTION, CommandRunner
 from bot.clock import Clock, SystemClock
-from bot.config import Config
+from bot.config import Config, HttpConfig
 from bot.http_server import serve_http
 from bot.incidents.model import Severity
 from bot.incidents.service import IncidentService, Team
@@ -32,6 +37,7 @@ from bot.incidents.digest import Digest
 from bot.incidents.outgoing import OutgoingWebhook
 from bot.incidents.paging import PAGE_ACTION, Paging
 from bot.incidents.postmortem import Postmortems
+from bot.incidents.related import RelatedActivity
 from bot.incidents.updates import StatusUpdates
 from bot.mattermost.errors import MattermostError
 from bot.mattermost.rest import MattermostRest
@@ -168,25 +174,40 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             incidents.roles = config.people.roles
             actors = ActorLookup(rest, users, team_id=identity.team.id, policy=config.people.permissions,
                                  roles=config.people.roles)
-            router = CommandRouter([*commands.specs, *RoleCommands(incidents, users, config.people.roles, rest).specs,
+            builtin_specs = [*commands.specs, *RoleCommands(incidents, users, config.people.roles, rest).specs,
                                     *PlaybookCommands(db, engine, library, tasks, rest, clock).specs,
                                     *UpdateCommands(updates).specs, *OncallCommands(paging).specs,
                                     *TimelineCommands(db, users, templates, clock).specs,
+                                    *LinkCommands(db, rest, users, clock, site_url=config.mattermost.url,
+                                                  team_name=identity.team.name, bot_username=identity.username).specs,
                                     *ReportCommands(db, clock).specs,
                                     *SummaryCommands(postmortems, rest, IncidentExporter(db, rest, users, redactor)).specs,
-                                    *AlertCommands(db, templates).specs], templates, identity.username, actors)
+                                    *AlertCommands(db, templates).specs]
+            chatops = await _custom_commands(config, db, rest, clock, users, engine, integrations, identity,
+                                             reserved={*BUILTIN_WORDS, *(w for s in builtin_specs for w in (s.name, *s.aliases))})
+            incidents.on_change.append(chatops.on_change)
+            router = CommandRouter([*builtin_specs, *command_specs(chatops)], templates, identity.username, actors)
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),
                 rules=config.alerts.rules, origin=AlertOrigin(next(iter(identity.watched_channel_ids), "")))
             alerts.choose_playbook = engine.choose
             await alerts.load()
+            related = None
+            if config.funnel.rules:
+                related = RelatedActivity(db, rest, users, templates, clock, config=config.funnel, team=identity.team,
+                                          site_url=config.mattermost.url, bot_user_id=identity.user_id)
+                await related.connect()
+                alerts.on_alert = related.on_alert
             listener = WebsocketListener(config.mattermost.url, config.mattermost.token, **(listener_options or {}))
             bot = Bot(db=db, rest=rest, listener=listener, identity=identity, router=router, incidents=incidents,
                       alerts=alerts, users=users, clock=clock, engine=engine)
             bot.curation = TimelineCuration(db, rest, clock, bot_user_id=identity.user_id)
-            bot.services = {"playbook-files": library.watch, **await _alert_inputs(config, db, bot, paging)}
+            bot.services = {"playbook-files": library.watch, **await _alert_inputs(config, db, bot, paging, chatops)}
             if config.paging:
                 bot.services["paging-services"] = paging.watch_services
+            if related is not None:
+                bot.related = related
+                bot.services["related-activity"] = related.run
             if webhook is not None:
                 bot.services["update-webhook"] = webhook.run
             if informing.digest_channel:
@@ -212,6 +233,21 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                     await provider.close()
     finally:
         await db.close()
+
+
+async def _custom_commands(config: Config, db: Database, rest: MattermostRest, clock: Clock, users: UserDirectory,
+                           engine: PlaybookEngine, integrations: Integrations, identity: Identity,
+                           reserved: set[str]) -> CommandRunner:
+    """The operator's commands from `chatops.dir`; broken files are reported like playbook problems."""
+    folder = config.chatops.dir
+    commands, problems = load_commands(folder, allow_list=config.commands.names() if config.commands else None,
+                                       roles=config.people.roles, reserved=reserved) if folder else ({}, [])
+    if problems:
+        await _problem_reporter(rest, identity, config)(problems)
+    runner = CommandRunner(db, rest, clock, users, commands=commands, integrations=integrations,
+                           variables=config.chatops.variables, bot_user_id=identity.user_id, engine=engine)
+    await runner.resume()
+    return runner
 
 
 def _integrations(config: Config) -> Integrations:
@@ -243,8 +279,8 @@ def _problem_reporter(rest: MattermostRest, identity: Identity, config: Config):
     return report
 
 
-async def _alert_inputs(config: Config, db: Database, bot: Bot,
-                        paging: Paging) -> dict[str, Callable[[], Awaitable[None]]]:
+async def _alert_inputs(config: Config, db: Database, bot: Bot, paging: Paging,
+                        chatops: CommandRunner) -> dict[str, Callable[[], Awaitable[None]]]:
     """The optional inputs besides Mattermost: the HTTP server (webhooks, buttons) and MQTT."""
     alerts = bot.alerts
     services: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -256,13 +292,14 @@ async def _alert_inputs(config: Config, db: Database, bot: Bot,
             routes += AlertReceiver(alerts.handle_alerts, token=http.alerts_token).routes()
 
         def bound(url: str) -> None:
-            alerts.actions = paging.links = ActionLinks(http.public_url or url, secret)
+            alerts.actions = paging.links = chatops.links = ActionLinks(http.public_url or url, secret)
             bot.http_url = url
 
         routes += action_routes(ActionLinks(http.public_url or "http://unused", secret), alerts.on_click,
-                                {PAGE_ACTION: paging.acknowledge_click})
-        if http.slash_token:
-            routes += slash_routes(http.slash_token, bot.router,
+                                {PAGE_ACTION: paging.acknowledge_click, CONFIRM_ACTION: chatops.confirm_click})
+        slash_token = await _slash_token(http, bot)
+        if slash_token:
+            routes += slash_routes(slash_token, bot.router,
                                    lambda channel_id: incident_store.incident_for_channel(db, channel_id),
                                    bot.send_to_channel, bot.clock.now_ms)
         services["http"] = lambda: serve_http(routes, http.host, http.port, on_bound=bound)
@@ -272,3 +309,22 @@ async def _alert_inputs(config: Config, db: Database, bot: Bot,
                                  client_id=mqtt.client_id, username=mqtt.username, password=mqtt.password)
         services["mqtt"] = source.run
     return services
+
+
+async def _slash_token(http: HttpConfig, bot: Bot) -> str:
+    """The token `/incident` requests must carry: the registered command's, or else http.slash_token ("" = off)."""
+    if not http.slash_register:
+        return http.slash_token
+    url = http.public_url + SLASH_PATH
+    try:
+        return await register_slash_command(bot.rest, bot.identity.team.id, http.slash_trigger, url,
+                                            autocomplete_hint(bot.router.registry.specs), SLASH_DESCRIPTION)
+    except MattermostError as exc:
+        why = (f"@{bot.identity.username} may not manage slash commands in team {bot.identity.team.name}"
+               if exc.status in (401, 403) else "Mattermost did not take the command")
+        fallback = ("using http.slash_token meanwhile" if http.slash_token
+                    else f"/{http.slash_trigger} is off until then")
+        log.warning("http.slash_register: %s (%s). Make the bot a team admin, or create /%s by hand (README: "
+                    "\"The /incident slash command\": request URL %s, method POST) and put its token into "
+                    "http.slash_token; %s.", why, exc, http.slash_trigger, url, fallback)
+        return http.slash_token

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.alerts.model import AlertSeverity
 from bot.alerts.parsers.generic import GenericRule
 from bot.alerts.rules import load_rules, parse_duration, rules_from_document
+from bot.incidents.funnel_config import FunnelConfig, funnel_from_document
 from bot.oncall.providers import PagingConfigError, providers_from_config
 from bot.oncall.schedule_loader import schedules_from_document
 from bot.people.settings import PeopleConfig, people_from_document
@@ -111,6 +112,15 @@ class PlaybooksConfig:
 
 
 @dataclass(frozen=True)
+class ChatopsConfig:
+    """Custom commands: where their files are (default: `commands` inside the playbooks folder) and the
+    values their templates see as `vars`."""
+
+    dir: Path | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class IntegrationsConfig:
     """External systems playbook actions may use."""
 
@@ -137,6 +147,8 @@ class HttpConfig:
     public_url: str = ""      # how Mattermost reaches the bot (button clicks); empty: the address it listens on
     alerts_token: str = ""    # bearer token for the alert webhooks; empty: they are off
     slash_token: str = ""     # the /incident slash command's token (from Mattermost); empty: the endpoint is off
+    slash_register: bool = False   # the bot creates/updates its slash command itself (needs public_url)
+    slash_trigger: str = "incident"
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,8 @@ class Config:
     paging: tuple[Any, ...] = ()                     # bot.oncall.providers.PagingProvider: PagerDuty, Opsgenie
     informing: InformingConfig = InformingConfig()
     summary: SummaryConfig = SummaryConfig()
+    funnel: FunnelConfig = FunnelConfig()          # related activity brought into incident channels
+    chatops: ChatopsConfig = ChatopsConfig()       # custom commands
     log_level: str = "INFO"
     source: str = "<built in code>"
 
@@ -214,6 +228,15 @@ def _port(value: Any) -> int:
             or not 0 <= int(value) < 65536:
         raise ValueError(f"must be a port number (0-65535), got {value!r}")
     return int(value)
+
+
+def _slash_trigger(value: Any) -> str:
+    """A slash command trigger as Mattermost takes it: 1-128 characters, no leading slash, no spaces."""
+    text = non_empty_text(value)
+    if text.startswith("/") or any(c.isspace() for c in text) or len(text) > 128:
+        raise ValueError(f"must be a trigger word like incident (1-128 characters, no leading / and no spaces), "
+                         f"got {text!r}")
+    return text.lower()
 
 
 def _listen(value: Any) -> tuple[str, int]:
@@ -347,6 +370,26 @@ def _optional(parse: Parser) -> Parser:
     return parse_or_empty
 
 
+def _chatops(base: Path, values: dict[str, Any], playbooks_dir: Path) -> ChatopsConfig:
+    folder = values.get("dir") or Path(playbooks_dir) / "commands"
+    return ChatopsConfig(dir=_relative_to(base, folder), variables=values.get("vars", {}))
+
+
+def _variables(value: Any) -> dict[str, str]:
+    """Names and values custom command templates see as {{ vars.NAME }}."""
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a mapping of names to values, like {{prometheus: http://prometheus:9090}}, "
+                         f"not {kind_of(value)}")
+    result = {}
+    for name, item in value.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"{name!r} is not a variable name (letters, digits and _)")
+        if isinstance(item, (dict, list)) or item is None:
+            raise ValueError(f"{name}: must be a single value, not {kind_of(item)}")
+        result[name] = str(item).lower() if isinstance(item, bool) else str(item)
+    return result
+
+
 def _log_level(value: Any) -> str:
     text = non_empty_text(value).upper()
     if text not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -372,14 +415,18 @@ SCHEMA: dict[str, dict[str, tuple[bool, Parser]]] = {
     "alerts": {"channels": (False, _channel_names), "rules": (False, lambda v: v), "rules_file": (False, _path),
                "patterns": (False, _patterns), "mqtt": (False, _mqtt)},
     "http": {"listen": (False, _listen), "public_url": (False, _optional(_url)),
-             "alerts_token": (False, _optional(non_empty_text)), "slash_token": (False, _optional(non_empty_text))},
+             "alerts_token": (False, _optional(non_empty_text)), "slash_token": (False, _optional(non_empty_text)),
+             "slash_register": (False, _boolean), "slash_trigger": (False, _slash_trigger)},
     "incidents": {"channel_prefix": (False, _channel_prefix), "default_severity": (False, _severity)},
     "log_level": {},
+    "funnel": {},
+    "chatops": {"dir": (False, _path), "vars": (False, _variables)},
 }
 REQUIRED_SECTIONS = ("mattermost", "storage", "playbooks")
 WHOLE_SECTIONS: dict[str, Parser] = {"log_level": _log_level, "commands": _commands,
                                      "roles": lambda value: value, "permissions": lambda value: value,
-                                     "oncall": lambda value: value, "paging": lambda value: value}
+                                     "oncall": lambda value: value, "paging": lambda value: value,
+                                     "funnel": lambda value: value}
 
 
 
@@ -464,11 +511,14 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
     except ConfigError as exc:
         problems.extend(exc.problems)
     oncall = _oncall(doc, problems)
+    funnel, funnel_problems = funnel_from_document(doc, root.get("funnel"))
+    problems.extend(funnel_problems)
     paging: tuple[Any, ...] = ()
     try:
         paging = tuple(providers_from_config(root.get("paging"), environ))
     except PagingConfigError as exc:
         problems.extend(Problem(doc.where(path), dotted(path), message) for path, message in exc.problems)
+    problems.extend(_slash_problems(doc, values.get("http"), problems))
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -487,6 +537,8 @@ def config_from_document(doc: YamlDocument, environ: Mapping[str, str] | None = 
             redaction_rules=values.get("redaction", {}).get("rules", ())),
         oncall=oncall,
         paging=paging,
+        funnel=funnel,
+        chatops=_chatops(base, values.get("chatops", {}), values["playbooks"]["dir"]),
         informing=InformingConfig(
             digest_channel=values.get("digest", {}).get("channel", ""),
             digest_at=values.get("digest", {}).get("at", "09:00"),
@@ -615,7 +667,19 @@ def _integrations(values: dict[str, Any]) -> IntegrationsConfig:
 def _http(values: dict[str, Any]) -> HttpConfig:
     host, port = values.get("listen", ("127.0.0.1", 8080))
     return HttpConfig(host=host, port=port, public_url=values.get("public_url", ""),
-                      alerts_token=values.get("alerts_token", ""), slash_token=values.get("slash_token", ""))
+                      alerts_token=values.get("alerts_token", ""), slash_token=values.get("slash_token", ""),
+                      slash_register=values.get("slash_register", False),
+                      slash_trigger=values.get("slash_trigger", "incident"))
+
+
+def _slash_problems(doc: YamlDocument, http: dict[str, Any] | None, problems: list[Problem]) -> list[Problem]:
+    """Registering the slash command needs the public URL Mattermost will call."""
+    if not http or not http.get("slash_register") or http.get("public_url") \
+            or any(p.key == "http.public_url" for p in problems):
+        return []
+    return [Problem(doc.where(("http", "slash_register")), "http.public_url",
+                    "is required when http.slash_register is true: Mattermost calls <public_url>/mattermost/command, "
+                    "so set it to the address Mattermost reaches the bot at (like https://incident-bot.example.com)")]
 
 
 def _relative_to(base: Path, path: Path) -> Path:

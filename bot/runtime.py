@@ -12,6 +12,7 @@ from bot.chat.parsing import command_text
 from bot.chat.router import CommandRouter
 from bot.clock import Clock
 from bot.incidents.curation import TimelineCuration
+from bot.incidents.related import RelatedActivity
 from bot.incidents.service import IncidentService, Team
 from bot.mattermost.errors import MattermostError
 from bot.mattermost.events import Connected, Event, MembershipEvent, Post, PostChange, PostEvent, ReactionEvent
@@ -55,6 +56,7 @@ class Bot:
         self.services = services or {}
         self.engine = engine
         self.curation: TimelineCuration | None = None
+        self.related: RelatedActivity | None = None   # posts in its channels go there too
         self.started_at = clock.now_ms()
         self.synced = asyncio.Event()
         self.http_url = ""
@@ -118,6 +120,8 @@ class Bot:
         self._followed.update(cursors)
         channels = set(cursors) | set(self.identity.watched_channel_ids)
         channels |= set(await incident_store.incident_channel_ids(self.db))
+        if self.related is not None:
+            channels |= set(self.related.channel_ids)
         try:
             channels |= {c["id"] for c in await self.rest.get_my_channels(self.identity.team.id)}
         except MattermostError as exc:
@@ -167,6 +171,8 @@ class Bot:
         if command is None:
             if post.channel_id in self.identity.watched_channel_ids:
                 await self.alerts.handle_post(post)
+            if self.related is not None:
+                await self.related.on_post(post)
             return
         if await post_store.is_handled(self.db, post.id):
             return
@@ -223,23 +229,32 @@ class Bot:
             log.exception("command %r in post %s failed", command.verb, post.id)
             return [Reply(f":x: Something went wrong while handling `{command.verb}`; the details are in my log.")]
 
-    async def send_to_channel(self, channel_id: str, reply: Reply) -> None:
+    async def send_to_channel(self, channel_id: str, reply: Reply, user_id: str = "") -> None:
         """Post a reply that answers no post (a slash command's)."""
-        try:
-            file_ids = [await self.rest.upload_file(reply.channel_id or channel_id, name, data)
-                        for name, data in reply.files]
-            await self.rest.create_post(reply.channel_id or channel_id, reply.text, file_ids=file_ids)
-        except MattermostError as exc:
-            log.warning("could not answer a slash command in %s: %s", channel_id, exc)
+        await self.deliver(reply, channel_id=reply.channel_id or channel_id, root_id="", user_id=user_id)
 
     async def _send(self, post: Post, reply: Reply) -> None:
         channel_id = reply.channel_id or post.channel_id
         root_id = post.thread_id if reply.in_thread and channel_id == post.channel_id else ""
+        await self.deliver(reply, channel_id=channel_id, root_id=root_id, user_id=post.user_id)
+
+    async def deliver(self, reply: Reply, *, channel_id: str, root_id: str, user_id: str) -> None:
+        """Post a reply; an ephemeral one is shown to `user_id` only (in the thread if the server refuses)."""
         try:
+            if reply.ephemeral and user_id and not reply.files:
+                try:
+                    await self.rest.create_ephemeral_post(user_id, channel_id, reply.text, root_id=root_id,
+                                                          props=dict(reply.props or {}))
+                    return
+                except MattermostError as exc:
+                    if exc.status != 403:
+                        raise
+                    log.info("the server refused an ephemeral post (%s); answering in the thread", exc)
             file_ids = [await self.rest.upload_file(channel_id, name, data) for name, data in reply.files]
-            await self.rest.create_post(channel_id, reply.text, root_id=root_id, file_ids=file_ids)
+            await self.rest.create_post(channel_id, reply.text, root_id=root_id, file_ids=file_ids,
+                                        props=dict(reply.props) if reply.props else None)
         except MattermostError as exc:
-            log.warning("could not reply to post %s: %s", post.id, exc)
+            log.warning("could not post a reply in %s: %s", channel_id, exc)
 
     async def _is_direct(self, channel_id: str) -> bool:
         if channel_id not in self._channel_is_direct:

@@ -67,9 +67,19 @@ class Click:
     alert: Alert
 
 
+@dataclass(frozen=True)
+class ClickAnswer:
+    """What a click gets: a note to the clicker only and, when `update` is set, the post's new message
+    (its buttons then go)."""
+
+    ephemeral: str
+    update: str | None = None
+
+
 ClickHandler = Callable[[Click], Awaitable[str]]
-# Other buttons the bot makes (a page's Acknowledge): their action name -> handler(context, user id, user name)
-OtherButtons = dict[str, Callable[[dict[str, Any], str, str], Awaitable[str]]]
+# Other buttons the bot makes (a page's Acknowledge, a command's Confirm): their action name -> handler(context,
+# user id, user name); a plain string answer replaces the post's message as well.
+OtherButtons = dict[str, Callable[[dict[str, Any], str, str], Awaitable[str | ClickAnswer]]]
 
 
 def action_routes(links: ActionLinks, on_click: ClickHandler, others: OtherButtons | None = None) -> list[web.RouteDef]:
@@ -90,6 +100,11 @@ def action_routes(links: ActionLinks, on_click: ClickHandler, others: OtherButto
         if context["action"] in others:
             outcome = await others[context["action"]](context, str(body.get("user_id", "")),
                                                       str(body.get("user_name", "")))
+            if isinstance(outcome, ClickAnswer):
+                answer: dict[str, Any] = {"ephemeral_text": outcome.ephemeral}
+                if outcome.update is not None:
+                    answer["update"] = {"message": outcome.update, "props": {}}
+                return web.json_response(answer)
             return web.json_response({"update": {"message": outcome, "props": {}}, "ephemeral_text": outcome})
         try:
             alert = alert_from_json(context["alert"])

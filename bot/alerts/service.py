@@ -10,7 +10,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -77,6 +77,8 @@ class AlertService:
         self.origin = origin
         self.actions = actions
         self.choose_playbook: Callable[..., str] = lambda requested="", **_: ""   # set when playbooks are loaded
+        # told of every alert decided (with the incidents it opened or joined): related activity, set in app.py
+        self.on_alert: Callable[[Alert, Post | None, set[int]], Awaitable[None]] | None = None
         self.book = AlertBook()
         self._lock = asyncio.Lock()
         self._book_dirty = False
@@ -147,6 +149,8 @@ class AlertService:
                 outcome["decisions"].append({"kind": decision.kind.value, "rule": decision.rule.name if match else None,
                                              "incident": incident_id, "count": decision.count,
                                              "reason": decision.reason})
+            if self.on_alert is not None:
+                await self.on_alert(alert, post, {d["incident"] for d in outcome["decisions"] if d["incident"]})
             return outcome
 
     async def fire_due_timers(self) -> None:

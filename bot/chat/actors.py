@@ -15,9 +15,9 @@ class ActorLookup:
         self.policy = policy
         self.roles = roles
 
-    async def actor(self, ctx: CommandContext, permission: Permission) -> Actor:
+    async def actor(self, ctx: CommandContext, permission: Permission, policy: Policy | None = None) -> Actor:
         """The facts the policy's entries for this permission ask about (others are left at their defaults)."""
-        kinds = {entry.kind for entry in self.policy.entries(permission)}
+        kinds = {entry.kind for entry in (policy or self.policy).entries(permission)}
         incident = ctx.incident
         team_member = not ctx.is_direct
         if ctx.is_direct and Kind.TEAM in kinds:

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Sequence
 
 from bot.chat.context import CommandContext, Reply
-from bot.people.permissions import Permission
+from bot.people.permissions import Entry, Permission
+
+# Every word the built-in commands answer to (a custom command may not take one); a test checks it against the
+# running bot's registry, so `incident-bot check` can refuse clashes without starting the bot.
+BUILTIN_WORDS = frozenset({
+    "?", "ack", "acknowledge", "assign", "checklist", "close", "export", "follow", "followup", "help", "link", "new",
+    "note", "oncall", "open", "playbooks", "postmortem", "report", "resolve", "roles", "runs", "sev", "severity",
+    "snooze", "start", "task", "tasks", "timeline", "unfollow", "update", "why"})
 
 Handler = Callable[[CommandContext, str], Awaitable[list[Reply]]]
 
@@ -20,6 +27,7 @@ class CommandSpec:
     in_incident: bool = False
     aliases: tuple[str, ...] = ()
     permission: Permission | None = None   # who may run it is checked against the config's policy
+    allowed: tuple[Entry, ...] = ()        # who may run it, instead of the policy's rule (custom commands)
 
 
 class CommandRegistry:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from bot.incidents.model import Incident
 
@@ -28,3 +29,5 @@ class Reply:
     channel_id: str = ""
     in_thread: bool = True
     files: tuple[tuple[str, bytes], ...] = ()   # (file name, content) attached to the message
+    props: Mapping[str, Any] | None = None      # post props, like attachments with buttons
+    ephemeral: bool = False                     # shown only to the person who asked

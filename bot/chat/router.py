@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Sequence
 
 from bot.chat.actors import ActorLookup
 from bot.chat.commands import CommandRegistry, CommandSpec
 from bot.chat.context import CommandContext, Reply
 from bot.chat.parsing import BadArguments, CommandText
-from bot.people.permissions import check
+from bot.people.permissions import Rule, check
 from bot.templates import Templates
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,11 @@ class CommandRouter:
             return [Reply(f"`{spec.name}` works in an incident's channel. "
                           f"Open one with `@{self.bot_username} start <title>`, or run it in the incident channel.")]
         if spec.permission is not None and self.actors is not None:
-            actor = await self.actors.actor(ctx, spec.permission)
-            decision = check(self.actors.policy, spec.permission, actor,
-                             incident=ctx.incident.key if ctx.incident else "")
+            policy = self.actors.policy
+            if spec.allowed:
+                policy = replace(policy, rules=(Rule(spec.permission, spec.allowed),))
+            actor = await self.actors.actor(ctx, spec.permission, policy)
+            decision = check(policy, spec.permission, actor, incident=ctx.incident.key if ctx.incident else "")
             if not decision.allowed:
                 return [Reply(f":no_entry_sign: {decision.reason}")]
         try:

@@ -23,6 +23,7 @@ MEMBERS_PAGE = 200  # the server's cap on per_page
 GROUPS_PAGE = 200
 # Answers that mean "no groups to be had here": 403 (permission or licence feature), 404, 501 (no licence).
 NO_GROUPS = frozenset({403, 404, 501})
+DUPLICATE_TRIGGER = "api.command.duplicate_trigger.app_error"
 
 
 class _QuietDriverErrors(logging.Filter):
@@ -196,6 +197,42 @@ class MattermostRest:
         """Return a team by name, or None."""
         return await self._lookup("/teams/name", lambda: self._driver.teams.get_team_by_name(_segment(name)))
 
+    # slash commands
+
+    async def list_commands(self, team_id: str) -> list[dict[str, Any]]:
+        """Return the team's custom slash commands with their tokens (403 without manage_slash_commands)."""
+        params = {"team_id": team_id, "custom_only": "true"}
+        commands = await self._call(
+            "GET", "/commands", lambda: self._driver.client.get(f"{API}/commands", params=params)
+        )
+        return [c for c in (commands if isinstance(commands, list) else []) if isinstance(c, dict)]
+
+    async def create_command(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Create a custom slash command (team_id, trigger, url, method "P", ...); return it with its token.
+
+        If a retry finds that our lost first attempt already made it, return that one.
+        """
+        try:
+            return await self._call(
+                "POST", "/commands", lambda: self._driver.client.post(f"{API}/commands", options=command)
+            )
+        except MattermostError as exc:
+            if exc.error_id != DUPLICATE_TRIGGER or not exc.after_retry:
+                raise
+            trigger = str(command.get("trigger", "")).lower()
+            made = next((c for c in await self.list_commands(command["team_id"]) if c.get("trigger") == trigger), None)
+            if made is None:
+                raise
+            return made
+
+    async def update_command(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Replace a command by the whole Command object given (its id; team, token and creator stay)."""
+        return await self._call(
+            "PUT",
+            "/commands/{id}",
+            lambda: self._driver.commands.update_command(_segment(command["id"]), command),
+        )
+
     # channels
 
     async def archive_channel(self, channel_id: str) -> None:
@@ -346,6 +383,16 @@ class MattermostRest:
             lambda: self._driver.posts.patch_post(_segment(post_id), message=message, props=props),
         )
         return Post.from_json(data)
+
+    async def create_ephemeral_post(self, user_id: str, channel_id: str, message: str, *, root_id: str = "",
+                                    props: dict[str, Any] | None = None) -> None:
+        """Show a message to one user only (needs create_post_ephemeral: a system admin bot)."""
+        post: dict[str, Any] = {"channel_id": channel_id, "message": message, "root_id": root_id}
+        if props:
+            post["props"] = props
+        body = {"user_id": user_id, "post": post}
+        await self._call("POST", "/posts/ephemeral",
+                         lambda: self._driver.client.post(f"{API}/posts/ephemeral", options=body))
 
     async def pin_post(self, post_id: str) -> None:
         """Pin a post to its channel."""

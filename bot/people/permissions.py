@@ -24,6 +24,7 @@ class Permission(enum.Enum):
     RESOLVE = "resolve"
     SEVERITY = "severity"
     ROLES = "roles"
+    RUN = "run"              # custom commands (their own `allowed` list overrides this rule)
 
     def doing(self, incident: str = "") -> str:
         """What the permission lets one do, for a sentence: 'resolve INC-4', 'start incidents'."""
@@ -37,6 +38,7 @@ _DOING = {
     Permission.RESOLVE: "resolve {incident}",
     Permission.SEVERITY: "change the severity of {incident}",
     Permission.ROLES: "assign roles in {incident}",
+    Permission.RUN: "run this command",
 }
 
 
@@ -215,6 +217,14 @@ def read_permissions(doc: YamlDocument, path_prefix: tuple = ("permissions",),
     reader = _PolicyReader(doc, roles)
     rules = reader.rules(tuple(path_prefix), {} if data is None else data)
     return Policy(rules, roles), reader.problems
+
+
+def read_entries(doc: YamlDocument, path: tuple, value: Any,
+                 roles: RoleSet = DEFAULT_ROLES) -> tuple[tuple[Entry, ...], list[Problem]]:
+    """One list of who may do something (like a custom command's `allowed`) and the problems found."""
+    reader = _PolicyReader(doc, roles)
+    entries = reader.entries(path, value)
+    return entries, reader.problems
 
 
 @dataclass

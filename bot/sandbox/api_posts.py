@@ -30,6 +30,7 @@ class PostRoutes:
         """Add the routes under the API root."""
         router.add_post(api + "/posts", self.create)
         router.add_post(api + "/posts/ids", self.by_ids)
+        router.add_post(api + "/posts/ephemeral", self.create_ephemeral)
         router.add_get(api + f"/posts/{PID}", self.get)
         router.add_put(api + f"/posts/{PID}", self.update)
         router.add_delete(api + f"/posts/{PID}", self.delete)
@@ -63,6 +64,24 @@ class PostRoutes:
         return channel
 
     # ---------------------------------------------------------------- posts
+    async def create_ephemeral(self, request: web.Request) -> web.Response:
+        """Show a post to one user (POST /posts/ephemeral): needs create_post_ephemeral (system admins)."""
+        user = caller(request)
+        body = await json_object(request, "post")
+        if not self.state.is_admin(user):
+            raise permission_denied()
+        post = body.get("post")
+        target = body.get("user_id")
+        if not isinstance(target, str) or target not in self.state.users:
+            raise invalid_body_param("user_id")
+        if not isinstance(post, dict) or not isinstance(post.get("channel_id"), str) \
+                or post["channel_id"] not in self.state.channels:
+            raise invalid_body_param("post")
+        props = post.get("props") if isinstance(post.get("props"), dict) else None
+        sent = self.core.posting.send_ephemeral(target, post["channel_id"], str(post.get("message") or ""),
+                                                root_id=str(post.get("root_id") or ""), props=props)
+        return json_response(sent, 201)
+
     async def create(self, request: web.Request) -> web.Response:
         """Create a post: 201 Post (a retried pending_post_id returns the first post)."""
         user = caller(request)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .actions import ActionRoutes
 from .api_channels import ChannelRoutes
+from .api_commands import CommandRoutes
 from .api_files import FileRoutes
 from .api_groups import GroupRoutes
 from .api_hooks import HookRoutes
@@ -16,7 +17,6 @@ from .api_status import StatusRoutes
 from .api_system import SystemRoutes
 from .api_teams import TeamRoutes
 from .api_users import UserRoutes
-from .commands import CommandRoutes
 from .controls import ControlRoutes
 from .middleware import build_header_hook, build_middleware
 from .websocket import WebsocketEndpoint

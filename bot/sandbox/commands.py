@@ -1,8 +1,9 @@
-"""Custom slash commands: create/list/delete, execute (the outbound request to the command URL) and response_url.
+"""Custom slash commands: create/get/update/delete, execute (the request to the command URL) and response_url.
 
 Follows api4/command.go, app/command.go (tryExecuteCustomCommand, DoCommandRequest, HandleCommandResponse[Post],
 HandleCommandWebhook) and web/webhook.go commandWebhook of server 11.6. Built-in and plugin commands are not
 emulated: an unknown trigger is the real 404. As for button actions, loopback and private URLs are allowed.
+The REST routes are in api_commands.py.
 """
 from __future__ import annotations
 
@@ -16,10 +17,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
-from aiohttp import web
 
-from .errors import AppError, invalid_body_param, invalid_url_param, permission_denied
-from .http_util import OK, caller, json_object, json_response, path_id
+from .errors import AppError, invalid_body_param, permission_denied
 from .ids import is_valid_id, new_id, now_ms
 from .slack import slack_text, typed_attachments
 from .validation import mentioned_usernames
@@ -33,6 +32,12 @@ COMMAND_WEBHOOK_LIFETIME_MS = 30 * 60 * 1000   # model.CommandWebhookLifetime
 COMMAND_WEBHOOK_MAX_USES = 5                   # TryUse(hook.Id, 5)
 MAX_INTEGRATION_RESPONSE_SIZE = 1024 * 1024
 CHANNEL_MENTION = re.compile(r"\B~([a-z0-9.\-_]+)")
+# model.Command's JSON fields in the server's order, with their Go types.
+COMMAND_FIELDS: tuple[tuple[str, type], ...] = (
+    ("id", str), ("token", str), ("create_at", int), ("update_at", int), ("delete_at", int), ("creator_id", str),
+    ("team_id", str), ("trigger", str), ("method", str), ("username", str), ("icon_url", str),
+    ("auto_complete", bool), ("auto_complete_desc", str), ("auto_complete_hint", str), ("display_name", str),
+    ("description", str), ("url", str), ("plugin_id", str))
 
 
 def command_not_found() -> AppError:
@@ -86,6 +91,38 @@ def is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def command_fields(body: dict) -> dict:
+    """Decode a Command body as Go decodes it into model.Command: absent or null is the zero value, a wrong type 400."""
+    out: dict[str, Any] = {}
+    for key, kind in COMMAND_FIELDS:
+        value = body.get(key)
+        if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            raise invalid_body_param("command")
+        out[key] = kind() if value is None else value
+    return out
+
+
+def validate(cmd: dict) -> None:
+    """Command.IsValid, in its order, for the fields a client can set."""
+    if not is_valid_id(cmd["creator_id"]):
+        raise _invalid("user_id", "Invalid user id.")
+    if not is_valid_id(cmd["team_id"]):
+        raise _invalid("team_id", "Invalid team ID.")
+    trigger = cmd["trigger"]
+    if not trigger or len(trigger) > 128 or trigger.startswith("/") or " " in trigger:
+        raise _invalid("trigger", "Invalid trigger.")
+    if not cmd["url"] or len(cmd["url"]) > 1024:
+        raise _invalid("url", "Invalid URL.")
+    if not is_http_url(cmd["url"]):
+        raise _invalid("url_http", "Invalid URL. Must be a valid URL and start with http:// or https://.")
+    if cmd["method"] not in ("P", "G"):
+        raise _invalid("method", "Invalid Method.")
+    if len(cmd["display_name"]) > 64:
+        raise _invalid("display_name", "Invalid title.")
+    if len(cmd["description"]) > 128:
+        raise _invalid("description", "Invalid description.")
+
+
 class Commands:
     """Store custom commands, run them, and take delayed answers on their response_url."""
 
@@ -102,38 +139,45 @@ class Commands:
 
     def create(self, body: dict, creator_id: str) -> dict:
         """Validate and store a Command (app.CreateCommand + Command.IsValid); return it."""
-        def text(key: str) -> str:
-            value = body.get(key)
-            return value if isinstance(value, str) else ""
+        fields = command_fields(body)
         now = now_ms()
-        cmd = {
-            "id": new_id(), "token": new_id(), "create_at": now, "update_at": now, "delete_at": 0,
-            "creator_id": creator_id, "team_id": text("team_id"), "trigger": text("trigger").lower(),
-            "method": text("method"), "username": text("username"), "icon_url": text("icon_url"),
-            "auto_complete": body.get("auto_complete") is True, "auto_complete_desc": text("auto_complete_desc"),
-            "auto_complete_hint": text("auto_complete_hint"), "display_name": text("display_name"),
-            "description": text("description"), "url": text("url"), "plugin_id": "",
-        }
+        cmd = {**fields, "id": new_id(), "token": new_id(), "create_at": now, "update_at": now, "delete_at": 0,
+               "creator_id": creator_id, "trigger": fields["trigger"].lower(), "plugin_id": ""}
         if any(c["trigger"] == cmd["trigger"] for c in self.team_commands(cmd["team_id"])):
             raise AppError(400, "api.command.duplicate_trigger.app_error", "This trigger word is already in use.")
-        if not is_valid_id(cmd["creator_id"]):
-            raise _invalid("user_id", "Invalid user id.")
-        if not is_valid_id(cmd["team_id"]):
-            raise _invalid("team_id", "Invalid team ID.")
-        trigger = cmd["trigger"]
-        if not trigger or len(trigger) > 128 or trigger.startswith("/") or " " in trigger:
-            raise _invalid("trigger", "Invalid trigger.")
-        if not cmd["url"] or len(cmd["url"]) > 1024:
-            raise _invalid("url", "Invalid URL.")
-        if not is_http_url(cmd["url"]):
-            raise _invalid("url_http", "Invalid URL. Must be a valid URL and start with http:// or https://.")
-        if cmd["method"] not in ("P", "G"):
-            raise _invalid("method", "Invalid Method.")
-        if len(cmd["display_name"]) > 64:
-            raise _invalid("display_name", "Invalid title.")
-        if len(cmd["description"]) > 128:
-            raise _invalid("description", "Invalid description.")
+        validate(cmd)
         self.commands[cmd["id"]] = cmd
+        return copy.deepcopy(cmd)
+
+    def update(self, user: dict, command_id: str, body: dict) -> dict:
+        """api4 updateCommand + app.UpdateCommand: the whole Command replaces the old one, in the same team.
+
+        Id, token, creator, create_at and team are kept from the stored command; the trigger is not checked
+        against the team's other commands (only create does that). A caller who may not manage the team's
+        commands gets the 404, as for a missing command, so ids do not leak.
+        """
+        fields = command_fields(body)
+        if fields["id"] != command_id:
+            raise invalid_body_param("command")
+        old = self.commands.get(command_id)
+        if old is None or old["delete_at"]:
+            raise command_not_found()
+        if fields["team_id"] != old["team_id"]:
+            raise AppError(400, "api.command.team_mismatch.app_error", "Unable to update commands across teams.")
+        if not self.may_manage(user, old["team_id"]):
+            raise command_not_found()
+        cmd = {**fields, "trigger": fields["trigger"].lower(), "update_at": now_ms(),
+               **{key: old[key] for key in ("id", "token", "create_at", "delete_at", "creator_id", "plugin_id",
+                                            "team_id")}}
+        validate(cmd)
+        self.commands[command_id] = cmd
+        return copy.deepcopy(cmd)
+
+    def get(self, user: dict, command_id: str) -> dict:
+        """GET /commands/{id}: the command, or the 404 when it is missing or the caller may not manage it."""
+        cmd = self.commands.get(command_id)
+        if cmd is None or cmd["delete_at"] or not self.may_manage(user, cmd["team_id"]):
+            raise command_not_found()
         return copy.deepcopy(cmd)
 
     def team_commands(self, team_id: str) -> list[dict]:
@@ -310,78 +354,3 @@ class Commands:
         args = {"user_id": hook["user_id"], "channel_id": hook["channel_id"], "root_id": hook["root_id"],
                 "command": ""}
         self.handle_response(cmd, args, response)
-
-
-class CommandRoutes:
-    """/api/v4/commands, /api/v4/commands/execute and /hooks/commands/{id}."""
-
-    def __init__(self, core: Core):
-        self.core = core
-        self.state = core.state
-
-    def register(self, router: web.UrlDispatcher, api: str) -> None:
-        """Add the routes."""
-        router.add_post(api + "/commands", self.create)
-        router.add_get(api + "/commands", self.list_commands)
-        router.add_post(api + "/commands/execute", self.execute)
-        router.add_delete(api + "/commands/{command_id:[A-Za-z0-9]+}", self.delete)
-        router.add_post("/hooks/commands/{hook_id:[A-Za-z0-9]+}", self.webhook)
-
-    async def create(self, request: web.Request) -> web.Response:
-        """Create a custom command: 201 Command."""
-        user = caller(request)
-        body = await json_object(request, "command")
-        team_id = body.get("team_id") if isinstance(body.get("team_id"), str) else ""
-        if not self.core.commands.may_manage(user, team_id):
-            raise permission_denied()
-        return json_response(self.core.commands.create(body, user["id"]), 201)
-
-    async def list_commands(self, request: web.Request) -> web.Response:
-        """custom_only=true: the team's commands (manage_slash_commands); else the autocompleting ones, sanitized."""
-        user = caller(request)
-        team_id = request.query.get("team_id", "")
-        if not team_id:
-            raise invalid_url_param("team_id")
-        commands = self.core.commands
-        if request.query.get("custom_only", "").lower() == "true":
-            if not commands.may_manage(user, team_id):
-                raise permission_denied()
-            return json_response(copy.deepcopy(commands.team_commands(team_id)))
-        if not (self.state.is_admin(user) or self.state.is_team_member(team_id, user["id"])):
-            raise permission_denied()
-        out = []
-        for cmd in commands.team_commands(team_id):
-            if cmd["auto_complete"]:
-                out.append({**cmd, "token": "", "creator_id": "", "method": "", "url": "", "username": "",
-                            "icon_url": ""})
-        return json_response(out)
-
-    async def delete(self, request: web.Request) -> web.Response:
-        """Delete a command."""
-        user = caller(request)
-        self.core.commands.delete(user, path_id(request, "command_id"))
-        return json_response(OK)
-
-    async def execute(self, request: web.Request) -> web.Response:
-        """Run a command: 200 CommandResponse."""
-        user = caller(request)
-        body = await json_object(request, "command_args")
-
-        def text(key: str) -> str:
-            value = body.get(key)
-            if value is not None and not isinstance(value, str):
-                raise invalid_body_param("command_args")
-            return value or ""
-        response = await self.core.commands.execute(user, text("channel_id"), text("command"),
-                                                    team_id=text("team_id"), root_id=text("root_id"))
-        return json_response(response)
-
-    async def webhook(self, request: web.Request) -> web.Response:
-        """A delayed answer on response_url: `ok` as text/plain."""
-        body = await request.read()
-        content_type = request.headers.get("Content-Type", "")
-        response = response_from_body(content_type, body)
-        if response is None:
-            raise AppError(400, "web.command_webhook.parse.app_error", "Unable to parse incoming data.")
-        self.core.commands.webhook(request.match_info["hook_id"], response)
-        return web.Response(text="ok", content_type="text/plain")

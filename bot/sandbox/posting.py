@@ -1,6 +1,7 @@
 """Posts: create (with de-duplication and mentions), edit, pin, delete and react, with their events."""
 from __future__ import annotations
 
+import collections
 import copy
 import logging
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ class Posting:
     def __init__(self, core: Core):
         self.core = core
         self.state = core.state
+        self.ephemerals: collections.deque[dict] = collections.deque(maxlen=1000)   # sent, newest last (for tests)
 
     # ---------------------------------------------------------------- create
     def create_post(self, user: dict, channel_id: str, message: str, *, root_id: str = "",
@@ -251,6 +253,7 @@ class Posting:
         generate_action_ids(post["props"])
         client = copy.deepcopy(post)
         strip_integrations(client["props"])
+        self.ephemerals.append({**client, "to_user_id": user_id})
         self.core.hub.publish(Event("ephemeral_message", {"post": compact(client)}, user_id=user_id,
                                     channel_id=channel_id))
         return client

@@ -86,9 +86,11 @@ class Sandbox:
         """Create an open team (with town-square and off-topic) and return its Team JSON."""
         return copy.deepcopy(self.core.accounts.create_team(name, display_name))
 
-    def add_team_member(self, team_id: str, user_id: str) -> None:
-        """Add the user to the team (and its default channels)."""
-        self.core.accounts.add_team_member(team_id, user_id)
+    def add_team_member(self, team_id: str, user_id: str, *, admin: bool = False) -> None:
+        """Add the user to the team (and its default channels); admin=True also makes a member a team admin."""
+        member, _ = self.core.accounts.add_team_member(team_id, user_id, admin=admin)
+        if admin:
+            member.update(roles="team_user team_admin", scheme_admin=True)
 
     def create_channel(self, team_id: str, name: str, display_name: str, type: str = "O",
                        creator_id: str | None = None) -> dict:
@@ -161,6 +163,10 @@ class Sandbox:
         """Return the team's channel with that name, or None."""
         channel = self.core.state.channel_by_name(team_id, name)
         return copy.deepcopy(channel) if channel else None
+
+    def commands(self, team_id: str) -> list[dict]:
+        """Return the team's custom slash commands (tokens included), oldest first."""
+        return copy.deepcopy(self.core.commands.team_commands(team_id))
 
     def pinned(self, channel_id: str) -> list[dict]:
         """Return the channel's pinned posts, oldest first."""

@@ -201,4 +201,46 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ticket TEXT NOT NULL DEFAULT ''
     );
     """),
+    (8, """
+    CREATE TABLE related_items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        item_key TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        post_id TEXT NOT NULL DEFAULT '',
+        channel_id TEXT NOT NULL DEFAULT '',
+        channel_name TEXT NOT NULL DEFAULT '',
+        author TEXT NOT NULL DEFAULT '',
+        excerpt TEXT NOT NULL DEFAULT '',
+        permalink TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        noted_at INTEGER NOT NULL,
+        digested INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (incident_id, item_key)
+    );
+    CREATE INDEX related_items_pending ON related_items(digested, incident_id);
+    """),
+    (9, """
+    CREATE TABLE command_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        command TEXT NOT NULL,
+        args_text TEXT NOT NULL,
+        args TEXT NOT NULL DEFAULT '{}',
+        actor_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        thread_id TEXT NOT NULL DEFAULT '',
+        incident_id INTEGER REFERENCES incidents(id),
+        status TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        result TEXT NOT NULL DEFAULT '{}',
+        confirmed_by TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        undo_status TEXT NOT NULL DEFAULT '',
+        post_id TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX command_runs_incident ON command_runs(incident_id, id);
+    CREATE UNIQUE INDEX command_runs_post ON command_runs(post_id) WHERE post_id != '';
+    CREATE INDEX command_runs_undo ON command_runs(undo_status) WHERE undo_status = 'pending';
+    """),
 )

@@ -329,6 +329,17 @@ class PlaybookEngine:
                          text=f"task {number}: {result.summary}", data={"ok": result.ok})
         return result
 
+    async def run_action(self, incident: Incident, key: str, kind: str, args: Mapping[str, Any],
+                         extra_context: Mapping[str, Any]) -> StepResult:
+        """Run one playbook action outside the playbook (a custom command's `step`); `key` names the run."""
+        run = await run_store.get_run(self.db, incident.id)
+        playbook = (self.library.get(run.playbook) if run else None) or Playbook(name="", file="")
+        context = {**await self.templates.context(incident), **extra_context}
+        result = await self._act(incident, playbook, key, kind, args, context)
+        if result.message:
+            await self._say(incident, result.message, props=self._props(incident, key))
+        return result
+
     async def on_change(self, incident: Incident, change: Change, text: str, actor_id: str) -> None:
         if change is Change.RESOLVE:
             await self.cleanup(incident)

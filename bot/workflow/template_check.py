@@ -5,7 +5,7 @@ import difflib
 import re
 from datetime import datetime, timezone
 from types import SimpleNamespace
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.parser import Parser
@@ -67,8 +67,12 @@ def playbook_environment() -> SandboxedEnvironment:
 class TemplateChecker:
     """Compile, inspect and trial-render templates; each check returns error messages (empty when fine)."""
 
-    def __init__(self, env: SandboxedEnvironment | None = None):
+    def __init__(self, env: SandboxedEnvironment | None = None, *, fields: dict[str, Any] | None = None,
+                 sample: Callable[[], dict[str, Any]] | None = None):
+        """`fields` and `sample` replace the playbook names (for templates that see other data, like commands)."""
         self.env = env or playbook_environment()
+        self.fields = fields
+        self.sample = sample
 
     def template(self, source: str, *, welcome: bool = False) -> list[str]:
         """Check a template such as 'Hello {{ incident.key }}'."""
@@ -78,12 +82,12 @@ class TemplateChecker:
             compiled = self.env.from_string(source)
         except TemplateSyntaxError as exc:
             return [f"template does not compile: {self._explain(exc)}{_line(exc.lineno, multiline)}"]
-        fields = WELCOME_FIELDS if welcome else CONTEXT_FIELDS
+        fields = self.fields or (WELCOME_FIELDS if welcome else CONTEXT_FIELDS)
         errors = _name_errors(ast, fields, multiline)
         if errors:
             return errors
         try:
-            compiled.render(sample_context(welcome))
+            compiled.render(self.sample() if self.sample else sample_context(welcome))
         except TemplateError as exc:
             return [f"template fails on sample data: {self._explain(exc)}"]
         except Exception as exc:  # noqa: BLE001 - any failure of user code is a problem to report
@@ -131,15 +135,16 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 def _name_errors(ast: nodes.Template, fields: dict[str, Any], multiline: bool) -> list[str]:
     errors: list[str] = []
+    # Jinja counts a name set inside an {% if %} branch as undeclared; a name set anywhere is the author's own.
+    assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx != "load"}
     for name in sorted(meta.find_undeclared_variables(ast)):
-        if name in fields:
+        if name in fields or name in assigned:
             continue
         if name == "user":
             errors.append("'user' is only available in `welcome`")
         else:
             errors.append(f"unknown name {name!r}{_did_you_mean(name, fields)}"
                           f" (templates can use: {', '.join(sorted(fields))})")
-    assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx != "load"}
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         chain = _chain(node)
         if chain is None or chain[0] in assigned or chain[0] not in fields:

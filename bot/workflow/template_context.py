@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +13,7 @@ from bot.templates import Templates
 from bot.users import UserDirectory
 from bot.workflow.template_check import playbook_environment
 
+_ONE_EXPRESSION = re.compile(r"\s*\{\{((?:(?!\}\}|\{\{).)*)\}\}\s*", re.DOTALL)
 NO_ALERT = SimpleNamespace(name="", labels={}, annotations={}, summary="", link="", severity="", status="")
 
 
@@ -57,8 +59,17 @@ class TemplateContext:
         return self.env.from_string(source).render(**context)
 
     def render_data(self, data: Any, context: dict[str, Any]) -> Any:
-        """Render every string inside nested lists and mappings."""
+        """Render every string inside nested lists and mappings.
+
+        A string that is one expression giving a list or a mapping, like "{{ args.matchers }}", keeps that
+        structure (so JSON bodies can carry lists); every other string renders to text.
+        """
         if isinstance(data, str):
+            whole = _ONE_EXPRESSION.fullmatch(data)
+            if whole:
+                value = self.env.compile_expression(whole.group(1))(**context)
+                if isinstance(value, (list, tuple, dict)):
+                    return json.loads(json.dumps(value, default=str))
             return self.render(data, context)
         if isinstance(data, dict):
             return {key: self.render_data(value, context) for key, value in data.items()}

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Collection, TextIO
 
 from bot.alerts.model import Alert
+from bot.chatops.loader import load_commands
 from bot.alerts.payloads import PayloadError, alerts_from_alertmanager_webhook, alerts_from_generic_json
 from bot.config import Config, ConfigError, load_config
 from bot.incidents.model import Severity
+from bot.people.roles import DEFAULT_ROLES
 from bot.problems import Problem
 from bot.workflow.json_schema import playbook_json_schema
 from bot.workflow.library import pick_names, read_playbook_bytes
@@ -102,11 +104,35 @@ def check(paths: list[str], *, config: str | None = None, use_config: bool = Tru
             print(missing, file=out)
             config_problems.append(missing)
     summary = f"{ok} playbook{'' if ok == 1 else 's'} OK, {bad} with problems"
+    command_count, command_problems = _check_custom_commands(loaded, targets if paths else None, commands)
+    for problem in command_problems:
+        print(problem, file=out)
+    if command_count or command_problems:
+        summary += f"; {command_count} custom command{'' if command_count == 1 else 's'} OK"
+        summary += f", {len(command_problems)} problem{'' if len(command_problems) == 1 else 's'}" \
+            if command_problems else ""
     if config_path is not None:
         count = len(config_problems)
         summary += f"; {config_path}: " + (f"{count} problem{'' if count == 1 else 's'}" if count else "OK")
     print(summary, file=out)
-    return 1 if bad or problems or config_problems else 0
+    return 1 if bad or problems or config_problems or command_problems else 0
+
+
+def _check_custom_commands(config: Config | None, targets: list[Path] | None,
+                           allow_list: Collection[str] | None) -> tuple[int, list[Problem]]:
+    """Check the custom command files: the config's folder, or the `commands` folder inside each folder given."""
+    if targets is None:
+        folders = [config.chatops.dir or config.playbooks.dir / "commands"] if config else \
+            [DEFAULT_PLAYBOOKS / "commands"]
+    else:
+        folders = [path / "commands" for path in targets if path.is_dir()]
+    roles = config.people.roles if config else DEFAULT_ROLES
+    count, problems = 0, []
+    for folder in folders:
+        commands, found = load_commands(folder, allow_list=allow_list, roles=roles)
+        count += len(commands)
+        problems += found
+    return count, problems
 
 
 def _default_playbook_problem(config: Config, config_path: Path, names: Collection[str]) -> Problem | None:

@@ -64,7 +64,7 @@ def test_other_entry_spellings():
 def test_an_unknown_action_suggests_the_closest():
     assert problems("permissions:\n  start: anyone\n  reslove: [commander]\n") == [
         "config.yaml:3:3: permissions.reslove: unknown action 'reslove' (did you mean 'resolve'?); "
-        "the actions are start, ack, update, resolve, severity, roles"]
+        "the actions are start, ack, update, resolve, severity, roles, run"]
 
 
 def test_bad_entries_are_located_one_by_one():

@@ -53,7 +53,7 @@ def config_file(tmp_path, *, rules: list[str], playbooks: str = str(PLAYBOOKS), 
 def test_the_shipped_playbooks_pass_as_users_run_it():
     code, out, err = run_cli("check", "playbooks", "--no-config")
     assert (code, err) == (0, "")
-    assert out.strip().splitlines()[-1] == "4 playbooks OK, 0 with problems"
+    assert out.strip().splitlines()[-1] == "4 playbooks OK, 0 with problems; 4 custom commands OK"
 
 
 def test_without_arguments_it_checks_playbooks_in_the_current_folder(tmp_path):
@@ -100,14 +100,14 @@ def test_a_missing_path_is_a_problem(tmp_path):
 def test_alert_rule_names_come_from_the_config(tmp_path):
     config = config_file(tmp_path, rules=[RULE])
     code, out = run_tool(check, [], config=str(config))
-    assert (code, out) == (0, f"4 playbooks OK, 0 with problems; {config}: OK\n")
+    assert (code, out) == (0, f"4 playbooks OK, 0 with problems; 4 custom commands OK; {config}: OK\n")
 
     config = config_file(tmp_path, rules=[NEAR_RULE])
     code, out, _ = run_cli("check", "--config", str(config))
     assert code == 1
     assert re.search(rf"^{re.escape(str(PLAYBOOKS))}/service-outage.yaml:\d+:\d+: applies_to.rules\[0\]: "
                      rf"no alert rule is named '{RULE}' \(did you mean '{NEAR_RULE}'\?\)$", out, re.M), out
-    assert out.strip().splitlines()[-1] == f"3 playbooks OK, 1 with problems; {config}: OK"
+    assert out.strip().splitlines()[-1] == f"3 playbooks OK, 1 with problems; 4 custom commands OK; {config}: OK"
 
 
 def test_a_config_found_in_the_current_folder_is_used_unless_told_not_to(tmp_path):
@@ -123,7 +123,7 @@ def test_config_problems_are_printed_with_their_location_and_fail_the_check(tmp_
     code, out = run_tool(check, [], config=str(config))
     assert code == 1
     assert re.search(rf"^{re.escape(str(config))}:\d+:\d+: incidents.default_severity: must be one of", out, re.M)
-    assert out.strip().splitlines()[-1] == f"4 playbooks OK, 0 with problems; {config}: 1 problem"
+    assert out.strip().splitlines()[-1] == f"4 playbooks OK, 0 with problems; 4 custom commands OK; {config}: 1 problem"
 
 
 def test_a_config_that_is_not_there_is_a_usage_error(tmp_path):
@@ -150,7 +150,7 @@ def test_run_command_names_are_checked_against_the_configs_allow_list(tmp_path):
     assert re.search(rf"^{re.escape(str(PLAYBOOKS))}/security-incident.yaml:\d+:\d+: "
                      rf"checklists\[0\]\.tasks\[1\]\.action\.run_command\.command: 'snapshot-logs' is not in the "
                      rf"bot's command allow-list; allowed: kubectl-pods$", out, re.M), out
-    assert out.strip().splitlines()[-1] == f"3 playbooks OK, 1 with problems; {config}: OK"
+    assert out.strip().splitlines()[-1] == f"3 playbooks OK, 1 with problems; 4 custom commands OK; {config}: OK"
 
 
 def test_schema_prints_the_json_schema_the_shipped_file_holds(tmp_path):
@@ -174,6 +174,6 @@ def test_the_configs_default_playbook_must_exist(tmp_path):
     code, out = run_tool(check, [], config=str(config))
     assert code == 1
     assert f"{config}:5:3: playbooks.default: no playbook is named 'generc' (did you mean 'generic'?)" in out
-    assert out.endswith(f"4 playbooks OK, 0 with problems; {config}: 1 problem\n")
+    assert out.endswith(f"4 playbooks OK, 0 with problems; 4 custom commands OK; {config}: 1 problem\n")
     config = config_file(tmp_path, rules=[RULE], playbooks=f"{PLAYBOOKS}\n  default: generic")
     assert run_tool(check, [], config=str(config))[0] == 0

@@ -86,14 +86,19 @@ async def run_command(ctx: StepContext, args: Mapping[str, Any]) -> StepResult:
         return failed(f"refused {name}: {outcome.refused_reason}", **detail)
     if outcome.error and not outcome.timed_out:
         return failed(f"{name} did not run: {outcome.error}", **detail)
-    line = shlex.join([*entry.argv, *argv])
-    output = outcome.output.rstrip() or "(no output)"
+    status = outcome.error if outcome.timed_out else f"exit {outcome.exit_code}"
+    return StepResult(ok=outcome.ok, summary=one_line(f"ran {name} ({status})"), detail=detail,
+                      message=command_output_block([*entry.argv, *argv], outcome.output))
+
+
+def command_output_block(argv: list[str], output: str) -> str:
+    """A command line and its output as one code block, cut to fit in a post."""
+    line = shlex.join(argv)
+    output = output.rstrip() or "(no output)"
     room = POST_MAX - len(line) - 64  # the fences, the prompt and a truncation note
     if len(output) > room:
         output = output[:max(room, 0)] + "\n… (cut to fit one post)"
-    status = outcome.error if outcome.timed_out else f"exit {outcome.exit_code}"
-    return StepResult(ok=outcome.ok, summary=one_line(f"ran {name} ({status})"), detail=detail,
-                      message=_code_block(f"$ {line}\n{output}"))
+    return _code_block(f"$ {line}\n{output}")
 
 
 # -- meeting

@@ -1,0 +1,55 @@
+"""Custom commands as chat commands: one spec each, so help, permissions and `/incident` treat them like the rest;
+and `runs`, the audit log of their runs."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from bot.chat.commands import CommandSpec
+from bot.chat.context import CommandContext, Reply
+from bot.chat.parsing import BadArguments
+from bot.chatops.model import CustomCommand
+from bot.chatops.runner import CommandRunner
+from bot.people.permissions import Permission
+from bot.store import command_runs as runs
+
+RUNS_SHOWN = 20
+
+
+def command_specs(runner: CommandRunner) -> list[CommandSpec]:
+    """`runs`, and a CommandSpec per configured command, in name order."""
+    return [_runs_spec(runner), *(_spec(runner, command) for _, command in sorted(runner.commands.items()))]
+
+
+def _spec(runner: CommandRunner, command: CustomCommand) -> CommandSpec:
+    async def handle(ctx: CommandContext, args: str) -> list[Reply]:
+        return await runner.run(command, ctx, args)
+
+    return CommandSpec(command.name, command.usage, command.description, handle, in_incident=command.in_incident,
+                       permission=Permission.RUN, allowed=command.allowed)
+
+
+def _runs_spec(runner: CommandRunner) -> CommandSpec:
+    async def handle(ctx: CommandContext, args: str) -> list[Reply]:
+        everywhere = args.strip().lower() == "all"
+        if args.strip() and not everywhere:
+            raise BadArguments("`runs` lists this channel's command runs; `runs all` lists everyone's (admins).")
+        if everywhere and not await runner.users.is_admin(ctx.actor_id):
+            return [Reply(":no_entry_sign: Only system admins may list the command runs of every channel.")]
+        incident = ctx.incident if ctx.incident and ctx.incident.channel_id == ctx.channel_id else None
+        found = await runs.recent(runner.db, incident_id=incident.id if incident else None,
+                                  channel_id=None if everywhere or incident else ctx.channel_id, limit=RUNS_SHOWN)
+        if not found:
+            return [Reply("No custom commands have run here yet.")]
+        lines = ["| # | when (UTC) | who | command | outcome |", "|--:|---|---|---|---|"]
+        for run in found:
+            when = datetime.fromtimestamp(run.created_at / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            who = f"@{await runner.users.username(run.actor_id)}"
+            if run.confirmed_by and run.confirmed_by != run.actor_id:
+                who += f" (confirmed by @{await runner.users.username(run.confirmed_by)})"
+            command = f"{run.command} {run.args_text}".strip().replace("|", "\\|").replace("`", "'")
+            outcome = f"{run.status.replace('_', ' ')}: {run.summary}".rstrip(": ").replace("|", "\\|")
+            lines.append(f"| {run.id} | {when} | {who} | `{command[:80]}` | {outcome[:120]} |")
+        return [Reply("\n".join(lines))]
+
+    return CommandSpec("runs", "runs [all]", "List the latest custom command runs here: who, when, what, outcome.",
+                       handle)
