@@ -22,13 +22,15 @@ LABELS = {
     "summary_pinned": "Summary pinned", "role_assigned": "Role", "severity_changed": "Severity",
     "playbook_started": "Playbook started", "acknowledged": "Acknowledged", "status_update": "Status update",
     "resolved": "Resolved", "note": "Note", "highlight": "Highlighted", "paged": "Paged", "escalated": "Escalated",
+    "command": "Command", "related_activity": "Related activity", "linked_post": "Linked post",
 }
 # Words people use for --type, and the timeline kinds they mean
 TYPES = {"update": ("status_update",), "note": ("note",), "pin": ("highlight",), "highlight": ("highlight",),
          "alert": ("alert_received", "alert_joined", "alert_repeated", "alert_resolved", "alert_flapped"),
          "step": ("step_done", "step_failed", "step_skipped"), "page": ("paged", "escalated", "page_held"),
          "role": ("role_assigned",), "task": ("task_done", "task_skipped", "task_assigned"),
-         "status": ("created", "acknowledged", "resolved", "severity_changed")}
+         "status": ("created", "acknowledged", "resolved", "severity_changed"), "command": ("command",),
+         "related": ("related_activity", "linked_post"), "link": ("linked_post",)}
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,11 @@ commands:
     reply: "Locked {{ args.service }} ({{ response.json.id }})."
     on_resolve:
       http: {method: DELETE, url: "{{ vars.deploys }}/api/locks/{{ result.json.id }}"}
+  - name: slowly
+    description: Answers privately after 3 seconds.
+    answer: ephemeral
+    http: {url: "{{ vars.deploys }}/api/wait", timeout: 10s}
+    reply: "Waited for @{{ user.username }}."
   - name: page-sre
     description: Only carol may run this.
     allowed: ["@carol"]
@@ -62,6 +67,7 @@ class FakeDeploys:
         app.router.add_post("/api/rollbacks", self.rollback)
         app.router.add_get("/api/broken", self.broken)
         app.router.add_get("/api/slow", self.slow)
+        app.router.add_get("/api/wait", self.wait)
         app.router.add_post("/api/locks", self.lock)
         app.router.add_delete("/api/locks/{id}", self.unlock)
         self.runner = web.AppRunner(app)
@@ -96,6 +102,10 @@ class FakeDeploys:
 
     async def slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(5)
+        return web.json_response({})
+
+    async def wait(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(3)
         return web.json_response({})
 
     async def stop(self) -> None:
@@ -249,13 +259,22 @@ async def test_custom_commands_over_the_slash_command(world, run_bot, tmp_path, 
     posted = await eventually(lambda: [p for p in world.bot_posts(world.town["id"])
                                        if "Recent deploys of **checkout**" in p["message"]])
     assert "| v1.2.3 |" in posted[0]["message"]
-    answer = await world.sandbox.slash(world.alice["id"], world.town["id"], "/incident deploys")
-    assert "`service` is missing" in answer.get("text", "") + str([p["message"] for p in world.bot_posts(world.town["id"])])
+    await world.sandbox.slash(world.alice["id"], world.town["id"], "/incident deploys")
+    assert await eventually(lambda: [p for p in world.bot_posts(world.town["id"]) if "`service` is missing" in p["message"]])
+
+    answer = await world.sandbox.slash(world.bob["id"], world.town["id"], "/incident whoami")
+    assert answer["text"] == "You are @bob." and answer.get("response_type", "ephemeral") == "ephemeral"
+    answer = await world.sandbox.slash(world.bob["id"], world.town["id"], "/incident slowly")
+    assert "Working on `/incident slowly`" in answer["text"]
+    later = await eventually(lambda: [e for e in world.sandbox.core.posting.ephemerals
+                                      if e["message"] == "Waited for @bob."])
+    assert later[0]["to_user_id"] == world.bob["id"]
+    assert not [p for p in world.sandbox.posts(world.town["id"]) if "Waited for" in p["message"]]
 
 
 async def test_the_builtin_words_known_to_check_match_the_running_bot(world, run_bot, tmp_path, deploys_api):
     runner = await run_bot(chatops_config(world, tmp_path, deploys_api))
-    custom = {"prom", "deploys", "rollback", "silence", "broken", "slow", "whoami", "page-sre", "lock"}
+    custom = {"prom", "deploys", "rollback", "silence", "broken", "slow", "whoami", "page-sre", "lock", "slowly"}
     words = {w for spec in runner.bot.router.registry.specs for w in (spec.name, *spec.aliases)}
     assert custom <= words
     assert words - custom == set(BUILTIN_WORDS)
