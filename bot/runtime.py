@@ -229,9 +229,9 @@ class Bot:
             log.exception("command %r in post %s failed", command.verb, post.id)
             return [Reply(f":x: Something went wrong while handling `{command.verb}`; the details are in my log.")]
 
-    async def send_to_channel(self, channel_id: str, reply: Reply, user_id: str = "") -> None:
+    async def send_to_channel(self, channel_id: str, reply: Reply) -> None:
         """Post a reply that answers no post (a slash command's)."""
-        await self.deliver(reply, channel_id=reply.channel_id or channel_id, root_id="", user_id=user_id)
+        await self.deliver(reply, channel_id=reply.channel_id or channel_id, root_id="", user_id="")
 
     async def _send(self, post: Post, reply: Reply) -> None:
         channel_id = reply.channel_id or post.channel_id

@@ -29,6 +29,7 @@ from bot.store.timeline import record
 from bot.users import UserDirectory
 from bot.workflow.actions.external import incident_summary
 from bot.workflow.context import Integrations
+from bot.workflow.model import ActionCall
 from bot.workflow.template_context import NO_ALERT, TemplateContext
 
 log = logging.getLogger(__name__)
@@ -101,29 +102,38 @@ class CommandRunner:
         run = await runs.get(self.db, int(context.get("run", 0)))
         if run is None:
             return ClickAnswer("This request is no longer known.")
-        command = self.commands.get(run.command)
         if user_id != run.actor_id and not await self.users.is_admin(user_id):
             asker = await self.users.username(run.actor_id)
             return ClickAnswer(f"Only @{asker}, who asked for `{run.command}`, can confirm or cancel it.")
-        now = self.clock.now_ms()
         who = f"@{user_name or await self.users.username(user_id)}"
-        if context.get("choice") != "run" or now - run.created_at > CONFIRM_WINDOW_MS or command is None:
-            status, why = ((runs.CANCELLED, f"cancelled by {who}") if context.get("choice") != "run" else
-                           (runs.EXPIRED, "not run: the command is no longer configured") if command is None else
-                           (runs.EXPIRED, "expired: run the command again"))
-            async with self.db.transaction() as conn:
-                if not await runs.claim(conn, run.id, expected=runs.AWAITING, status=status):
-                    return ClickAnswer(f"`{run.command}` was already {run.status.replace('_', ' ')}.")
-                await runs.finish(conn, run.id, status=status, summary=why, at=now)
-                await self._record(conn, run.incident_id, run.actor_id, f"`{run.command} {run.args_text}` {why}",
-                                   {"command": run.command, "run": run.id, "status": status})
-            return ClickAnswer(f"{why[0].upper()}{why[1:]}.", update=f"~~{context.get('question', '')}~~\n{why}.")
+        command = self.commands.get(run.command)
+        if context.get("choice") != "run":
+            return await self._close(run, context, runs.CANCELLED, f"cancelled by {who}")
+        if command is None:
+            return await self._close(run, context, runs.EXPIRED, "not run: the command is no longer configured")
+        if self.clock.now_ms() - run.created_at > CONFIRM_WINDOW_MS:
+            return await self._close(run, context, runs.EXPIRED, "expired: run the command again")
         async with self.db.transaction() as conn:
-            if not await runs.claim(conn, run.id, expected=runs.AWAITING, status=runs.RUNNING, confirmed_by=user_id):
-                return ClickAnswer(f"`{run.command}` was already {run.status.replace('_', ' ')}.")
+            claimed = await runs.claim(conn, run.id, expected=runs.AWAITING, status=runs.RUNNING, confirmed_by=user_id)
+        if not claimed:
+            return await self._already(run.id)
         self._in_background(self._run_confirmed(run.id, command))
         status = f":hourglass_flowing_sand: Confirmed by {who}; running…"
         return ClickAnswer(status, update=f"{context.get('question', '')}\n{status}")
+
+    async def _close(self, run: runs.CommandRun, context: dict[str, Any], status: str, why: str) -> ClickAnswer:
+        """End a run that waits for confirmation without running it (cancelled, expired)."""
+        async with self.db.transaction() as conn:
+            if not await runs.claim(conn, run.id, expected=runs.AWAITING, status=status):
+                return await self._already(run.id)
+            await runs.finish(conn, run.id, status=status, summary=why, at=self.clock.now_ms())
+            await self._record(conn, run.incident_id, run.actor_id, f"`{_typed(run)}` {why}",
+                               {"command": run.command, "run": run.id, "status": status})
+        return ClickAnswer(f"{why[0].upper()}{why[1:]}.", update=f"~~{context.get('question', '')}~~\n{why}.")
+
+    async def _already(self, run_id: int) -> ClickAnswer:
+        run = await runs.get(self.db, run_id)
+        return ClickAnswer(f"`{run.command}` is already {run.status.replace('_', ' ')}.")
 
     async def _run_confirmed(self, run_id: int, command: CustomCommand) -> None:
         run = await runs.get(self.db, run_id)
@@ -134,11 +144,16 @@ class CommandRunner:
         await self._deliver(run.channel_id, run.thread_id, run.actor_id, text, command.answer)
 
     async def _deliver(self, channel_id: str, thread_id: str, user_id: str, text: str, answer: Answer) -> None:
+        """Post an answer that comes after the command's own reply (a confirmed run, a restart notice)."""
         try:
             if answer is Answer.EPHEMERAL:
-                await self.chat.create_ephemeral_post(user_id, channel_id, text, root_id=thread_id)
-            else:
-                await self.chat.create_post(channel_id, text, root_id=thread_id)
+                try:
+                    await self.chat.create_ephemeral_post(user_id, channel_id, text, root_id=thread_id)
+                    return
+                except MattermostError as exc:
+                    if exc.status != 403:
+                        raise
+            await self.chat.create_post(channel_id, text, root_id=thread_id)
         except MattermostError as exc:
             log.warning("could not post the answer of a command in %s: %s", channel_id, exc)
 
@@ -146,7 +161,7 @@ class CommandRunner:
 
     async def _execute(self, run_id: int, command: CustomCommand, values: Mapping[str, Any], incident: Incident | None,
                        actor_id: str, context: dict[str, Any], confirmed_by: str = "") -> str:
-        outcome = await self._act(run_id, command, incident, context)
+        outcome = await self._act(run_id, command.action, incident, context)
         answer = self._answer(command, outcome, context)
         undo = outcome.ok and command.on_resolve is not None and incident is not None
         result = outcome.seen.get("response") or outcome.seen.get("output") or {}
@@ -162,9 +177,8 @@ class CommandRunner:
                    incident.key if incident else "no incident", outcome.summary)
         return answer
 
-    async def _act(self, run_id: int, command: CustomCommand, incident: Incident | None,
+    async def _act(self, run_id: int, call: ActionCall, incident: Incident | None,
                    context: dict[str, Any]) -> actions.Outcome:
-        call = command.action
         render = lambda source: self.templates.render(source, context)   # noqa: E731
         render_data = lambda data: self.templates.render_data(data, context)   # noqa: E731
         try:
@@ -183,7 +197,7 @@ class CommandRunner:
         except TemplateError as exc:
             return actions.Outcome(False, f"a template failed: {exc}")
         except Exception as exc:   # a bug or an unexpected failure outside: say so, keep the bot up
-            log.exception("command %s (run %d) failed", command.name, run_id)
+            log.exception("command run %d (%s) failed", run_id, call.kind)
             return actions.Outcome(False, f"{type(exc).__name__}: {exc}")
 
     def _answer(self, command: CustomCommand, outcome: actions.Outcome, context: dict[str, Any]) -> str:
@@ -230,8 +244,7 @@ class CommandRunner:
             else:
                 values = _revived(command, run.args)
                 context = {**await self._context(command, values, incident, run.actor_id), "result": dict(run.result)}
-                undo_command = CustomCommand(command.name, command.description, command.args, command.on_resolve)
-                outcome = await self._act(run.id, undo_command, incident, context)
+                outcome = await self._act(run.id, command.on_resolve, incident, context)
             async with self.db.transaction() as conn:
                 if not await runs.finish_undo(conn, run.id, runs.UNDO_DONE if outcome.ok else runs.UNDO_FAILED):
                     continue

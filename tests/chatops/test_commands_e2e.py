@@ -224,7 +224,8 @@ async def test_a_dangerous_command_runs_only_after_its_asker_confirms(world, run
     assert told[0]["to_user_id"] == world.bob["id"]
     assert deploys_api.rollbacks == []
 
-    await world.sandbox.click(world.alice["id"], question["id"], buttons["Confirm"])
+    clicks = [world.sandbox.click(world.alice["id"], question["id"], buttons["Confirm"]) for _ in range(2)]
+    await asyncio.gather(*clicks, return_exceptions=True)   # a double click: it runs once
     done = await eventually(reply_containing(world, ask, "Rollback of **checkout** to **v1.2.2** started (deploy rb-1)"))
     assert done is not None
     assert [(r["service"], r["version"], r["requested_by"]) for r in deploys_api.rollbacks] == \
@@ -232,6 +233,8 @@ async def test_a_dangerous_command_runs_only_after_its_asker_confirms(world, run
     assert deploys_api.rollbacks[0]["reason"] == "INC-1: Checkout down"
     edited = next(p for p in world.sandbox.posts(channel["id"]) if p["id"] == question["id"])
     assert "Confirmed by @alice" in edited["message"] and not edited["props"].get("attachments")
+    await asyncio.sleep(0.3)
+    assert len(deploys_api.rollbacks) == 1
 
     entries = [e for e in await timeline_of(tmp_path) if e.kind == "command"]
     assert len(entries) == 1 and entries[0].actor_id == world.alice["id"]
