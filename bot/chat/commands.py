@@ -28,6 +28,8 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     permission: Permission | None = None   # who may run it is checked against the config's policy
     allowed: tuple[Entry, ...] = ()        # who may run it, instead of the policy's rule (custom commands)
+    details: str = ""                      # more for `help <name>`: its arguments, what it asks first
+    custom: bool = False                   # the team's own command (listed apart in help)
 
 
 class CommandRegistry:

@@ -20,14 +20,33 @@ class CommandRouter:
 
     def __init__(self, specs: Sequence[CommandSpec], templates: Templates, bot_username: str,
                  actors: ActorLookup | None = None):
-        self.registry = CommandRegistry([CommandSpec("help", "help", "Show this list.", self.help, aliases=("?",)),
+        self.registry = CommandRegistry([CommandSpec("help", "help [command]", "Show this list, or one command in detail.", self.help,
+                                                     aliases=("?",)),
                                          *specs])
         self.templates = templates
         self.bot_username = bot_username
         self.actors = actors
 
     async def help(self, ctx: CommandContext, args: str) -> list[Reply]:
-        return [Reply(self.templates.render("help", commands=self.registry.specs, bot=self.bot_username))]
+        """Every command, or one in detail (`help rollback`)."""
+        word = args.strip().lower()
+        if word:
+            spec = self.registry.find(word)
+            if spec is None:
+                return [Reply(self.templates.render("unknown_command", verb=word[:40], bot=self.bot_username,
+                                                    suggestion=self.registry.suggest(word)))]
+            return [Reply(self.templates.render("help_command", command=spec, bot=self.bot_username,
+                                                who=self._who(spec)))]
+        return [Reply(self.templates.render("help", commands=[s for s in self.registry.specs if not s.custom],
+                                            custom=[s for s in self.registry.specs if s.custom],
+                                            bot=self.bot_username))]
+
+    def _who(self, spec: CommandSpec) -> str:
+        """Who may run a command, as config writes it ('' when anyone may)."""
+        if spec.permission is None or self.actors is None:
+            return ""
+        entries = spec.allowed or self.actors.policy.entries(spec.permission)
+        return ", ".join(str(entry) for entry in entries)
 
     async def dispatch(self, ctx: CommandContext, command: CommandText) -> list[Reply]:
         """Run the command and return what to say; never raises for a user's mistake."""

@@ -2,12 +2,12 @@
 and `runs`, the audit log of their runs."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from bot.chat.commands import CommandSpec
 from bot.chat.context import CommandContext, Reply
 from bot.chat.parsing import BadArguments
-from bot.chatops.model import CustomCommand
+from bot.chatops.model import Answer, CustomCommand
 from bot.chatops.runner import CommandRunner
 from bot.people.permissions import Permission
 from bot.store import command_runs as runs
@@ -25,7 +25,23 @@ def _spec(runner: CommandRunner, command: CustomCommand) -> CommandSpec:
         return await runner.run(command, ctx, args)
 
     return CommandSpec(command.name, command.usage, command.description, handle, in_incident=command.in_incident,
-                       permission=Permission.RUN, allowed=command.allowed)
+                       permission=Permission.RUN, allowed=command.allowed, details=_details(command), custom=True)
+
+
+def _details(command: CustomCommand) -> str:
+    """The arguments and what happens first, for `help <name>`."""
+    lines = []
+    for arg in command.args:
+        kind = "one of " + ", ".join(arg.choices) if arg.choices else arg.type.value
+        default = "" if arg.required or arg.default is None else f", default {_shown(arg.default)}"
+        lines.append(f"- `{arg.name}` ({kind}{default}){': ' + arg.help if arg.help else ''}")
+    if command.confirm:
+        lines.append("It asks for confirmation (buttons) before it runs.")
+    if command.answer is Answer.EPHEMERAL:
+        lines.append("Only you see its answer.")
+    if command.on_resolve is not None:
+        lines.append("It is undone when the incident resolves.")
+    return "\n".join(lines)
 
 
 def _runs_spec(runner: CommandRunner) -> CommandSpec:
@@ -53,3 +69,14 @@ def _runs_spec(runner: CommandRunner) -> CommandSpec:
 
     return CommandSpec("runs", "runs [all]", "List the latest custom command runs here: who, when, what, outcome.",
                        handle)
+
+
+def _shown(value: object) -> str:
+    """A default as the command line would take it: 4h rather than 4:00:00."""
+    if not isinstance(value, timedelta):
+        return str(value)
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -167,8 +167,18 @@ async def test_a_query_command_answers_with_a_table_and_is_audited(world, run_bo
         ("deploys", "checkout 2", world.alice["id"], "ok", None)
 
     help_post = world.say(world.alice, world.town, "@incident-bot help")
-    listed = await eventually(reply_containing(world, help_post, "deploys <service> [count]"))
-    assert "Roll a service back" in listed["message"] and "prom <query>" in listed["message"]
+    listed = (await eventually(reply_containing(world, help_post, "deploys <service> [count]")))["message"]
+    assert "Roll a service back" in listed and "prom <query>" in listed
+    assert listed.index("#### Your team's commands") < listed.index("deploys <service>")
+    assert listed.index("`resolve <text>`") < listed.index("#### Your team's commands")
+
+    help_post = world.say(world.alice, world.town, "@incident-bot help silence")
+    detail = (await eventually(reply_containing(world, help_post, "silence [duration] <matchers>")))["message"]
+    assert "- `duration` (duration, default 4h): the longest the silence lasts" in detail
+    assert "- `matchers` (matchers): label matchers, like alertname=HighErrorRate" in detail
+    assert "It is undone when the incident resolves." in detail and "Who may run it: team." in detail
+    help_post = world.say(world.alice, world.town, "@incident-bot help rollbak")
+    assert await eventually(reply_containing(world, help_post, "Did you mean `rollback`?"))
 
 
 async def test_bad_arguments_failures_and_timeouts_get_clear_answers(world, run_bot, tmp_path, deploys_api):

@@ -110,7 +110,7 @@ async def test_mistakes_get_short_helpful_answers(world, run_bot):
 
     help_post = world.say(world.alice, world.town, "@incident-bot help")
     (reply,) = await eventually(lambda: world.replies_to(help_post))
-    for usage in ("start <title> [sev1..sev4] [--playbook NAME]", "ack", "update <text>", "resolve <text>", "help",
+    for usage in ("start <title> [sev1..sev4] [--playbook NAME]", "ack", "update <text>", "resolve <text>", "help [command]",
                   "note <text>"):
         assert f"`{usage}`" in reply["message"]
     assert "`timeline [--type" in reply["message"]
