@@ -24,8 +24,8 @@ from bot.chat.update_commands import UpdateCommands
 from bot.chat.router import CommandRouter
 from bot.chat.slash import SLASH_DESCRIPTION, SLASH_PATH, autocomplete_hint, register_slash_command, slash_routes
 from bot.chat.commands import BUILTIN_WORDS
-from bot.chatops.chat import command_specs
-from bot.chatops.loader import load_commands
+from bot.chatops.chat import custom_specs, runs_spec
+from bot.chatops.library import CommandLibrary
 from bot.chatops.runner import CONFIRM_ACTION, CommandRunner
 from bot.clock import Clock, SystemClock
 from bot.config import Config, HttpConfig
@@ -183,10 +183,18 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
                                     *ReportCommands(db, clock).specs,
                                     *SummaryCommands(postmortems, rest, IncidentExporter(db, rest, users, redactor)).specs,
                                     *AlertCommands(db, templates).specs]
-            chatops = await _custom_commands(config, db, rest, clock, users, engine, integrations, identity,
-                                             reserved={*BUILTIN_WORDS, *(w for s in builtin_specs for w in (s.name, *s.aliases))})
+            reserved = {*BUILTIN_WORDS, *(word for spec in builtin_specs for word in (spec.name, *spec.aliases))}
+            command_files, chatops = await _custom_commands(config, db, rest, clock, users, engine, integrations,
+                                                            identity, reserved)
             incidents.on_change.append(chatops.on_change)
-            router = CommandRouter([*builtin_specs, *command_specs(chatops)], templates, identity.username, actors)
+            router = CommandRouter([*builtin_specs, runs_spec(chatops)], templates, identity.username, actors)
+            router.use_custom(custom_specs(chatops))
+
+            def commands_changed(commands) -> None:
+                chatops.commands = dict(commands)
+                router.use_custom(custom_specs(chatops))
+
+            command_files.on_change = commands_changed
             alerts = AlertService(
                 db, rest, incidents, templates, clock, parsers=default_parsers(config.alerts.patterns),
                 rules=config.alerts.rules, origin=AlertOrigin(next(iter(identity.watched_channel_ids), "")))
@@ -202,7 +210,8 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
             bot = Bot(db=db, rest=rest, listener=listener, identity=identity, router=router, incidents=incidents,
                       alerts=alerts, users=users, clock=clock, engine=engine)
             bot.curation = TimelineCuration(db, rest, clock, bot_user_id=identity.user_id)
-            bot.services = {"playbook-files": library.watch, **await _alert_inputs(config, db, bot, paging, chatops)}
+            bot.services = {"playbook-files": library.watch, "command-files": command_files.watch,
+                            **await _alert_inputs(config, db, bot, paging, chatops)}
             if config.paging:
                 bot.services["paging-services"] = paging.watch_services
             if related is not None:
@@ -237,17 +246,17 @@ async def build_and_run(config: Config, *, clock: Clock | None = None, on_ready=
 
 async def _custom_commands(config: Config, db: Database, rest: MattermostRest, clock: Clock, users: UserDirectory,
                            engine: PlaybookEngine, integrations: Integrations, identity: Identity,
-                           reserved: set[str]) -> CommandRunner:
-    """The operator's commands from `chatops.dir`; broken files are reported like playbook problems."""
-    folder = config.chatops.dir
-    commands, problems = load_commands(folder, allow_list=config.commands.names() if config.commands else None,
-                                       roles=config.people.roles, reserved=reserved) if folder else ({}, [])
-    if problems:
-        await _problem_reporter(rest, identity, config)(problems)
-    runner = CommandRunner(db, rest, clock, users, commands=commands, integrations=integrations,
+                           reserved: set[str]) -> tuple[CommandLibrary, CommandRunner]:
+    """The operator's commands from `chatops.dir` (watched for edits; problems reported like playbooks')."""
+    files = CommandLibrary(config.chatops.dir or config.playbooks.dir / "commands",
+                           allow_list=config.commands.names() if config.commands else None,
+                           roles=config.people.roles, reserved=reserved,
+                           on_problems=_problem_reporter(rest, identity, config))
+    await files.reload_if_changed()
+    runner = CommandRunner(db, rest, clock, users, commands=files.commands, integrations=integrations,
                            variables=config.chatops.variables, bot_user_id=identity.user_id, engine=engine)
     await runner.resume()
-    return runner
+    return files, runner
 
 
 def _integrations(config: Config) -> Integrations:
@@ -260,11 +269,11 @@ def _integrations(config: Config) -> Integrations:
 
 
 def _problem_reporter(rest: MattermostRest, identity: Identity, config: Config):
-    """Playbook file problems go to the log and, when configured, to the admin channel."""
+    """Problems in playbook and command files go to the log and, when configured, to the admin channel."""
 
     async def report(problems) -> None:
         for problem in problems:
-            log.error("playbook problem: %s", problem)
+            log.error("file problem: %s", problem)
         if not config.playbooks.admin_channel:
             return
         channel = await rest.get_channel_by_name(identity.team.id, config.playbooks.admin_channel)
@@ -273,7 +282,7 @@ def _problem_reporter(rest: MattermostRest, identity: Identity, config: Config):
             return
         await rest.add_channel_member(channel["id"], identity.user_id)
         lines = "\n".join(f"- `{problem}`" for problem in problems)
-        await rest.create_post(channel["id"], f":warning: A playbook file has problems; the last good version "
+        await rest.create_post(channel["id"], f":warning: A playbook or command file has problems; the last good version "
                                               f"keeps running until it is fixed:\n{lines}")
 
     return report

@@ -20,12 +20,16 @@ class CommandRouter:
 
     def __init__(self, specs: Sequence[CommandSpec], templates: Templates, bot_username: str,
                  actors: ActorLookup | None = None):
-        self.registry = CommandRegistry([CommandSpec("help", "help [command]", "Show this list, or one command in detail.", self.help,
-                                                     aliases=("?",)),
-                                         *specs])
+        self.builtin = [CommandSpec("help", "help [command]", "Show this list, or one command in detail.", self.help,
+                                    aliases=("?",)), *specs]
+        self.registry = CommandRegistry(self.builtin)
         self.templates = templates
         self.bot_username = bot_username
         self.actors = actors
+
+    def use_custom(self, specs: Sequence[CommandSpec]) -> None:
+        """Put the team's own commands (re)loaded from their files next to the built-in ones."""
+        self.registry = CommandRegistry([*self.builtin, *specs])
 
     async def help(self, ctx: CommandContext, args: str) -> list[Reply]:
         """Every command, or one in detail (`help rollback`)."""

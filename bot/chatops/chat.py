@@ -15,9 +15,9 @@ from bot.store import command_runs as runs
 RUNS_SHOWN = 20
 
 
-def command_specs(runner: CommandRunner) -> list[CommandSpec]:
-    """`runs`, and a CommandSpec per configured command, in name order."""
-    return [_runs_spec(runner), *(_spec(runner, command) for _, command in sorted(runner.commands.items()))]
+def custom_specs(runner: CommandRunner) -> list[CommandSpec]:
+    """A CommandSpec per configured command, in name order."""
+    return [_spec(runner, command) for _, command in sorted(runner.commands.items())]
 
 
 def _spec(runner: CommandRunner, command: CustomCommand) -> CommandSpec:
@@ -44,7 +44,8 @@ def _details(command: CustomCommand) -> str:
     return "\n".join(lines)
 
 
-def _runs_spec(runner: CommandRunner) -> CommandSpec:
+def runs_spec(runner: CommandRunner) -> CommandSpec:
+    """`runs`: the audit log of custom command runs."""
     async def handle(ctx: CommandContext, args: str) -> list[Reply]:
         everywhere = args.strip().lower() == "all"
         if args.strip() and not everywhere:

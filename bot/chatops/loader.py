@@ -225,23 +225,31 @@ def load_commands(directory: Path, *, allow_list: Collection[str] | None = None,
     """
     if not directory.is_dir():
         return {}, []
-    commands: dict[str, CustomCommand] = {}
+    loaded: list[list[CustomCommand]] = []
     problems: list[Problem] = []
     for path in playbook_files(directory):
         try:
-            loaded = load_command_file(path, allow_list=allow_list, roles=roles)
+            loaded.append(load_command_file(path, allow_list=allow_list, roles=roles))
         except ConfigError as exc:
             problems.extend(exc.problems)
-            continue
-        for command in loaded:
-            if command.name in reserved:
-                problems.append(Problem(command.location, "name", f"{command.name!r} is a built-in command; "
-                                                                  f"choose another name"))
-            elif command.name in commands:
-                problems.append(Problem(command.location, "name", f"{command.name!r} is already defined in "
-                                                                  f"{Path(commands[command.name].location.file).name}"))
-            else:
-                commands[command.name] = command
-    log.info("loaded %d custom command(s) from %s with %d problem(s)", len(commands), directory, len(problems))
-    return commands, problems
+    commands, clashes = merge_commands(loaded, reserved)
+    log.info("loaded %d custom command(s) from %s with %d problem(s)", len(commands), directory,
+             len(problems) + len(clashes))
+    return commands, problems + clashes
 
+
+def merge_commands(files: list[list[CustomCommand]],
+                   reserved: Collection[str]) -> tuple[dict[str, CustomCommand], list[Problem]]:
+    """The commands of several files by name, refusing built-in words and names defined twice (first wins)."""
+    commands: dict[str, CustomCommand] = {}
+    problems: list[Problem] = []
+    for command in (command for loaded in files for command in loaded):
+        if command.name in reserved:
+            problems.append(Problem(command.location, "name", f"{command.name!r} is a built-in command; "
+                                                              f"choose another name"))
+        elif command.name in commands:
+            first = Path(commands[command.name].location.file).name
+            problems.append(Problem(command.location, "name", f"{command.name!r} is already defined in {first}"))
+        else:
+            commands[command.name] = command
+    return commands, problems

@@ -334,3 +334,30 @@ async def _statuses(tmp_path: Path, status: str) -> bool:
 
 async def _undo_entries(tmp_path: Path) -> list:
     return [e for e in await timeline_of(tmp_path) if e.text.startswith("undid")]
+
+
+async def test_edited_command_files_are_picked_up_and_a_broken_edit_keeps_the_last_good_one(world, run_bot, tmp_path,
+                                                                                              deploys_api):
+    config = chatops_config(world, tmp_path, deploys_api)
+    admin = world.sandbox.create_channel(world.team["id"], "bot-admin", "Bot admin")
+    runner = await run_bot(replace(config, playbooks=replace(config.playbooks, admin_channel="bot-admin")))
+    files = runner.bot.services["command-files"].__self__
+    extra = config.chatops.dir / "extra.yaml"
+    extra.write_text(EXTRA_COMMANDS.replace("Says who ran it, only to them.", "Says who you are.")
+                     + "  - name: ping\n    description: Pong.\n    http: {url: \"{{ vars.deploys }}/api/deploys?service=x\"}\n"
+                       "    reply: pong\n")
+    assert await files.reload_if_changed()
+    ask = world.say(world.alice, world.town, "@incident-bot ping")
+    assert await eventually(reply_containing(world, ask, "pong"))
+
+    extra.write_text(extra.read_text() + "  - name: broken-edit\n    descripton: typo\n")
+    assert not await files.reload_if_changed()          # the file's last good commands stay
+    told = await eventually(lambda: [p for p in world.bot_posts(admin["id"]) if "descripton" in p["message"]])
+    assert "extra.yaml" in told[0]["message"] and "did you mean 'description'?" in told[0]["message"]
+    ask = world.say(world.alice, world.town, "@incident-bot ping")
+    assert await eventually(reply_containing(world, ask, "pong"))
+
+    extra.unlink()
+    assert await files.reload_if_changed()
+    ask = world.say(world.alice, world.town, "@incident-bot ping")
+    assert await eventually(reply_containing(world, ask, "I don't know the command `ping`"))
