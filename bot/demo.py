@@ -8,10 +8,12 @@ import textwrap
 from pathlib import Path
 
 import websockets
+from aiohttp import web
 
 from bot.app import build_and_run
 from bot.runtime import Bot
-from bot.config import AlertsConfig, Config, MattermostConfig, PlaybooksConfig, StorageConfig
+from bot.config import (AlertsConfig, ChatopsConfig, Config, HttpConfig, MattermostConfig, PlaybooksConfig,
+                        StorageConfig)
 from bot.incidents.service import channel_name
 from bot.sandbox import Sandbox
 
@@ -57,10 +59,41 @@ def _bot_posts(sandbox: Sandbox, channel_id: str, bot_id: str) -> int:
     return sum(1 for p in sandbox.posts(channel_id) if p["user_id"] == bot_id)
 
 
+class DemoDeploys:
+    """A stand-in for a CI/CD system's HTTP API, so the demo can show the team's own commands at work."""
+
+    def __init__(self):
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/api/deploys", self.deploys)
+        app.router.add_post("/api/rollbacks", self.rollback)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        return self.url
+
+    async def deploys(self, request: web.Request) -> web.Response:
+        return web.json_response({"deploys": [
+            {"version": "2026.11.3", "finished_at": "today 09:12", "author": "dana", "status": "succeeded"},
+            {"version": "2026.11.2", "finished_at": "yesterday 16:40", "author": "erik", "status": "succeeded"}]})
+
+    async def rollback(self, request: web.Request) -> web.Response:
+        return web.json_response({"id": "rb-1"}, status=201)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
 async def run_demo(keep_running: bool = True, port: int = 0) -> None:
     sandbox = Sandbox()
     url = await sandbox.start(port=port)
     state = tempfile.TemporaryDirectory(prefix="incident-bot-demo-")
+    deploys = DemoDeploys()
     bot_task: asyncio.Task | None = None
     printer: asyncio.Task | None = None
     try:
@@ -82,6 +115,8 @@ async def run_demo(keep_running: bool = True, port: int = 0) -> None:
             storage=StorageConfig(path=Path(state.name) / "incident-bot.sqlite"),
             playbooks=PlaybooksConfig(dir=Path("playbooks")),
             alerts=AlertsConfig(channels=("alerts",)),
+            http=HttpConfig(port=0),
+            chatops=ChatopsConfig(variables={"deploys": await deploys.start(), "deploys_token": "demo"}),
             source="<demo>",
         )
         ready: asyncio.Future[Bot] = asyncio.get_running_loop().create_future()
@@ -105,6 +140,15 @@ async def run_demo(keep_running: bool = True, port: int = 0) -> None:
         sandbox.add_channel_member(incident_channel["id"], bob["id"])
         await say(bob, incident_channel, "@incident-bot ack")
         await say(alice, incident_channel, "@incident-bot update Rolled back release 2026.11.3; error rate is falling")
+        await say(alice, incident_channel, "@incident-bot deploys checkout")
+        await say(alice, incident_channel, "@incident-bot rollback checkout 2026.11.2")
+        question = next(p for p in reversed(sandbox.posts(incident_channel["id"])) if p["props"].get("attachments"))
+        confirm = next(a for a in question["props"]["attachments"][0]["actions"] if a["name"] == "Confirm")
+        print("\n(@alice clicks Confirm)", flush=True)
+        before = _bot_posts(sandbox, incident_channel["id"], bot_user["id"])
+        await sandbox.click(alice["id"], question["id"], confirm["id"])
+        await _wait_for_bot_reply(sandbox, incident_channel["id"], bot_user["id"], before)
+        await asyncio.sleep(0.3)
         await say(bob, incident_channel, "@incident-bot resolve Rollback complete, error rate back to baseline")
         await say(alice, incident_channel, "@incident-bot timeline")
         await say(alice, incident_channel, "@incident-bot dance")
@@ -122,5 +166,6 @@ async def run_demo(keep_running: bool = True, port: int = 0) -> None:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        await deploys.stop()
         await sandbox.stop()
         state.cleanup()

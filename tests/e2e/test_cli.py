@@ -42,6 +42,8 @@ async def test_the_demo_plays_a_whole_incident():
     code, out, err = await run_cli("demo", "--no-wait")
     assert code == 0, err
     for expected in ("@incident-bot start Checkout API returns 500s sev2", "Opened **INC-1",
-                     "@bob acknowledged **INC-1**", "Status update", "@bob resolved **INC-1**",
+                     "@bob acknowledged **INC-1**", "Status update", "| 2026.11.3 | today 09:12 | dana |",
+                     "Roll **checkout** back to **2026.11.2**?", "(@alice clicks Confirm)",
+                     "Rollback of **checkout** to **2026.11.2** started (deploy rb-1)", "@bob resolved **INC-1**",
                      "Timeline of INC-1", "don't know the command `dance`", "admin token"):
         assert expected in out
