@@ -166,10 +166,11 @@ class CommandRunner:
         undo = outcome.ok and command.on_resolve is not None and incident is not None
         result = outcome.seen.get("response") or outcome.seen.get("output") or {}
         status = runs.OK if outcome.ok else runs.FAILED
+        confirmed = f" (confirmed by @{await self.users.username(confirmed_by)})" if confirmed_by else ""
         async with self.db.transaction() as conn:
             await runs.finish(conn, run_id, status=status, summary=outcome.summary, at=self.clock.now_ms(),
                               result=_small(result), undo=undo)
-            text = f"`{' '.join([command.name, _args_text(values)]).strip()}`: {outcome.summary}"
+            text = f"`{' '.join([command.name, _args_text(values)]).strip()}`{confirmed}: {outcome.summary}"
             await self._record(conn, incident.id if incident else None, actor_id, text,
                                {"command": command.name, "args": _storable(values), "run": run_id, "status": status,
                                 "confirmed_by": confirmed_by})

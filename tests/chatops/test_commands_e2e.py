@@ -248,7 +248,7 @@ async def test_a_dangerous_command_runs_only_after_its_asker_confirms(world, run
 
     entries = [e for e in await timeline_of(tmp_path) if e.kind == "command"]
     assert len(entries) == 1 and entries[0].actor_id == world.alice["id"]
-    assert entries[0].text.startswith("`rollback checkout v1.2.2`: POST http://127.0.0.1")
+    assert entries[0].text.startswith("`rollback checkout v1.2.2` (confirmed by @alice): POST http://127.0.0.1")
     assert entries[0].data["confirmed_by"] == world.alice["id"] and entries[0].data["status"] == "ok"
 
     second = world.say(world.alice, channel, "@incident-bot rollback checkout v1.2.1")
