@@ -78,8 +78,8 @@ class CommandRunner:
         context = await self._context(command, values, incident, ctx.actor_id)
         if command.confirm:
             return [self._confirmation(run_id, command, context)]
-        text = await self._execute(run_id, command, values, incident, ctx.actor_id, context)
-        return [Reply(text, ephemeral=command.answer is Answer.EPHEMERAL)]
+        answer = await self._execute(run_id, command, f"{command.name} {text}".strip(), incident, ctx.actor_id, context)
+        return [Reply(answer, ephemeral=command.answer is Answer.EPHEMERAL)]
 
     def _confirmation(self, run_id: int, command: CustomCommand, context: dict[str, Any]) -> Reply:
         try:
@@ -140,7 +140,7 @@ class CommandRunner:
         incident = await incident_store.get_incident(self.db, run.incident_id) if run.incident_id else None
         values = _revived(command, run.args)
         context = await self._context(command, values, incident, run.actor_id)
-        text = await self._execute(run_id, command, values, incident, run.actor_id, context, run.confirmed_by)
+        text = await self._execute(run_id, command, _typed(run), incident, run.actor_id, context, run.confirmed_by)
         await self._deliver(run.channel_id, run.thread_id, run.actor_id, text, command.answer)
 
     async def _deliver(self, channel_id: str, thread_id: str, user_id: str, text: str, answer: Answer) -> None:
@@ -159,8 +159,9 @@ class CommandRunner:
 
     # -- the action, the answer, the record
 
-    async def _execute(self, run_id: int, command: CustomCommand, values: Mapping[str, Any], incident: Incident | None,
+    async def _execute(self, run_id: int, command: CustomCommand, typed: str, incident: Incident | None,
                        actor_id: str, context: dict[str, Any], confirmed_by: str = "") -> str:
+        """Run the action, keep the outcome (audit log, timeline, what to undo); return the answer."""
         outcome = await self._act(run_id, command.action, incident, context)
         answer = self._answer(command, outcome, context)
         undo = outcome.ok and command.on_resolve is not None and incident is not None
@@ -170,10 +171,10 @@ class CommandRunner:
         async with self.db.transaction() as conn:
             await runs.finish(conn, run_id, status=status, summary=outcome.summary, at=self.clock.now_ms(),
                               result=_small(result), undo=undo)
-            text = f"`{' '.join([command.name, _args_text(values)]).strip()}`{confirmed}: {outcome.summary}"
-            await self._record(conn, incident.id if incident else None, actor_id, text,
-                               {"command": command.name, "args": _storable(values), "run": run_id, "status": status,
-                                "confirmed_by": confirmed_by})
+            await self._record(conn, incident.id if incident else None, actor_id,
+                               f"`{typed}`{confirmed}: {outcome.summary}",
+                               {"command": command.name, "args": _storable(context["args"]), "run": run_id,
+                                "status": status, "confirmed_by": confirmed_by})
         audit.info("run %d: user %s ran %s (%s) in %s: %s", run_id, actor_id, command.name, status,
                    incident.key if incident else "no incident", outcome.summary)
         return answer
@@ -299,21 +300,6 @@ def _revived(command: CustomCommand, stored: Mapping[str, Any]) -> dict[str, Any
         if spec.type is ArgType.DURATION and isinstance(values.get(spec.name), (int, float)):
             values[spec.name] = timedelta(seconds=values[spec.name])
     return values
-
-
-def _args_text(values: Mapping[str, Any]) -> str:
-    parts = []
-    for value in values.values():
-        if isinstance(value, list):
-            parts.extend(_matcher_text(m) if isinstance(m, dict) and "name" in m else str(m) for m in value)
-        elif value is not None:
-            parts.append(str(value))
-    return " ".join(parts)
-
-
-def _matcher_text(matcher: Mapping[str, Any]) -> str:
-    operator = ("=" if matcher["isEqual"] else "!=") if not matcher["isRegex"] else ("=~" if matcher["isEqual"] else "!~")
-    return f"{matcher['name']}{operator}{matcher['value']}"
 
 
 def _small(result: Mapping[str, Any], limit: int = 64 * 1024) -> dict[str, Any]:
