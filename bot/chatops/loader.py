@@ -65,12 +65,12 @@ def sample_command_context() -> dict[str, Any]:
 
 class _CommandReader(Reader):
     def __init__(self, doc: YamlDocument, commands: Collection[str] | None, roles: RoleSet):
-        super().__init__(doc, commands=commands, checker=self._checker(COMMAND_FIELDS))
+        # Each part of a command sees its own names: the reply sees the response, the undo the result.
+        self.checkers = {fields: TemplateChecker(fields=names, sample=sample_command_context)
+                         for fields, names in (("command", COMMAND_FIELDS), ("reply", REPLY_FIELDS),
+                                               ("undo", UNDO_FIELDS))}
+        super().__init__(doc, commands=commands, checker=self.checkers["command"])
         self.roles = roles
-
-    @staticmethod
-    def _checker(fields: dict[str, Any]) -> TemplateChecker:
-        return TemplateChecker(fields=fields, sample=sample_command_context)
 
     def read(self) -> list[CustomCommand]:
         raw = self.doc.data
@@ -101,16 +101,16 @@ class _CommandReader(Reader):
                 self.problem(path, f"{key} is required but missing")
         name = self.optional(data, path, "name", f.pattern(COMMAND_NAME, "a command name: lowercase letters, "
                                                            "digits and '-', like prom"), "")
+        self.checker = self.checkers["command"]
         args = self.arguments(path + ("args",), data.get("args"))
         in_incident = self.optional(data, path, "incident_only", f.boolean, False)
         action = self.the_action(path, data)
         if action is not None and action.kind.startswith("step:") and not in_incident:
             self.problem(path + ("step",), "a playbook step runs in an incident: add `incident_only: true`")
-        self.checker = self._checker(COMMAND_FIELDS)
         confirm = self.template(path + ("confirm",), data["confirm"]) if "confirm" in data else ""
-        self.checker = self._checker(REPLY_FIELDS)
+        self.checker = self.checkers["reply"]
         reply = self.template(path + ("reply",), data["reply"]) if "reply" in data else ""
-        self.checker = self._checker(UNDO_FIELDS)
+        self.checker = self.checkers["undo"]
         on_resolve = self.undo(path + ("on_resolve",), data["on_resolve"]) if "on_resolve" in data else None
         if on_resolve is not None and not in_incident:
             self.problem(path + ("on_resolve",), "only a command run in an incident can undo on resolve: "

@@ -94,6 +94,22 @@ def test_rules_across_keys(tmp_path):
     assert any("commands[3]: name is required but missing" in p for p in found)
 
 
+def test_each_part_sees_its_own_names(tmp_path):
+    found = problems_of(tmp_path, """commands:
+  - name: first
+    description: x
+    incident_only: true
+    http: {url: "http://a"}
+    on_resolve: {http: {url: "http://a/{{ result.json.id }}"}}
+  - name: second
+    description: x
+    confirm: "{{ response.status }}?"
+    http: {url: "http://a/{{ result.json.id }}"}
+""")
+    assert [p.split(": ", 1)[0] for p in found] == ["commands.yaml:9:5", "commands.yaml:10:12"]
+    assert all("unknown name" in p for p in found)
+
+
 def test_a_custom_command_cannot_take_a_builtin_word(tmp_path):
     (tmp_path / "mine.yaml").write_text("commands:\n  - {name: resolve, description: x, http: {url: 'http://a'}}\n")
     commands, problems = load_commands(tmp_path)
