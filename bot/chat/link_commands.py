@@ -24,6 +24,7 @@ TIMELINE_TEXT = 300
 class PostReader(Protocol):
     async def get_post_data(self, post_id: str) -> dict[str, Any] | None: ...
     async def get_channel(self, channel_id: str) -> dict[str, Any] | None: ...
+    async def is_channel_member(self, channel_id: str, user_id: str) -> bool: ...
 
 
 def post_id_from(text: str) -> str | None:
@@ -65,6 +66,10 @@ class LinkCommands:
             return [Reply(f":warning: I cannot read that post: it was deleted, or it is in a channel I am not in. "
                           f"Add me to that channel (`/invite @{self.bot_username}`) and link it again.")]
         post = Post.from_json(data)
+        if not await self._may_read(post.channel_id, ctx.actor_id):
+            # The bot reads more than the person asking: never copy a private conversation into the incident.
+            return [Reply(":no_entry_sign: That post is in a private channel or conversation you are not in, so "
+                          "I will not copy it here.")]
         incident = ctx.incident
         linked = await self.db.fetch_one(
             "SELECT 1 FROM timeline WHERE incident_id = ? AND kind = 'linked_post' "
@@ -85,6 +90,14 @@ class LinkCommands:
         in_thread = f", in a thread of {thread} posts" if thread else ""
         return [Reply(f":link: Linked {quiet(author)}'s post in {channel}{in_thread} to {incident.key}'s timeline: "
                       f"[{quiet(excerpt(text, 80))}]({permalink})")]
+
+    async def _may_read(self, channel_id: str, user_id: str) -> bool:
+        """Anyone in the team may read a public channel; other channels only their members."""
+        try:
+            channel = await self.chat.get_channel(channel_id) or {}
+            return channel.get("type") == "O" or await self.chat.is_channel_member(channel_id, user_id)
+        except MattermostError:
+            return False
 
     async def _author(self, post: Post) -> str:
         override = post.props.get("override_username")

@@ -245,6 +245,13 @@ class MattermostRest:
                                     lambda: self._driver.teams.get_team_member(_segment(team_id), _segment(user_id)))
         return isinstance(member, dict) and not member.get("delete_at")
 
+    async def is_channel_member(self, channel_id: str, user_id: str) -> bool:
+        """Whether the user is a member of the channel."""
+        member = await self._lookup("/channels/{id}/members/{user_id}",
+                                    lambda: self._driver.channels.get_channel_member(_segment(channel_id),
+                                                                                     _segment(user_id)))
+        return isinstance(member, dict)
+
     async def get_channel(self, channel_id: str) -> dict[str, Any] | None:
         """Return a channel by id, or None."""
         return await self._lookup("/channels/{id}", lambda: self._driver.channels.get_channel(_segment(channel_id)))

@@ -166,4 +166,12 @@ async def test_link_with_garbage_or_an_unreadable_post_says_what_to_do(world, ru
     assert "I cannot read that post" in missing["message"]
     elsewhere = await command_and_reply(world, world.alice, world.town, f"@incident-bot link {hidden['id']}")
     assert "works in an incident's channel" in elsewhere["message"]
+
+    world.sandbox.add_channel_member(secret["id"], world.bot["id"])   # the bot can read it now; bob still cannot
+    world.sandbox.add_channel_member(channel["id"], world.bob["id"])
+    refused = await command_and_reply(world, world.bob, channel, f"@incident-bot link {hidden['id']}")
+    assert "private channel or conversation you are not in" in refused["message"]
+    assert "privately" not in refused["message"]
     assert await timeline(tmp_path, "linked_post") == []
+    allowed = await command_and_reply(world, world.alice, channel, f"@incident-bot link {hidden['id']}")
+    assert "Linked alice's post in ~secret" in allowed["message"]
