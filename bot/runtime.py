@@ -239,17 +239,12 @@ class Bot:
         await self.deliver(reply, channel_id=channel_id, root_id=root_id, user_id=post.user_id)
 
     async def deliver(self, reply: Reply, *, channel_id: str, root_id: str, user_id: str) -> None:
-        """Post a reply; an ephemeral one is shown to `user_id` only (in the thread if the server refuses)."""
+        """Post a reply; an ephemeral one is shown to `user_id` only."""
         try:
             if reply.ephemeral and user_id and not reply.files:
-                try:
-                    await self.rest.create_ephemeral_post(user_id, channel_id, reply.text, root_id=root_id,
-                                                          props=dict(reply.props or {}))
-                    return
-                except MattermostError as exc:
-                    if exc.status != 403:
-                        raise
-                    log.info("the server refused an ephemeral post (%s); answering in the thread", exc)
+                await self.rest.show_privately(user_id, channel_id, reply.text, root_id=root_id,
+                                               props=dict(reply.props or {}), bot_user_id=self.identity.user_id)
+                return
             file_ids = [await self.rest.upload_file(channel_id, name, data) for name, data in reply.files]
             await self.rest.create_post(channel_id, reply.text, root_id=root_id, file_ids=file_ids,
                                         props=dict(reply.props) if reply.props else None)

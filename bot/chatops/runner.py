@@ -46,7 +46,7 @@ class CommandRunner:
     def __init__(self, db: Database, chat, clock: Clock, users: UserDirectory, *, commands: Mapping[str, CustomCommand],
                  integrations: Integrations, variables: Mapping[str, str], bot_user_id: str, engine=None):
         self.db = db
-        self.chat = chat                  # MattermostRest: create_post, create_ephemeral_post
+        self.chat = chat                  # MattermostRest: create_post, show_privately
         self.clock = clock
         self.users = users
         self.commands = dict(commands)
@@ -147,13 +147,10 @@ class CommandRunner:
         """Post an answer that comes after the command's own reply (a confirmed run, a restart notice)."""
         try:
             if answer is Answer.EPHEMERAL:
-                try:
-                    await self.chat.create_ephemeral_post(user_id, channel_id, text, root_id=thread_id)
-                    return
-                except MattermostError as exc:
-                    if exc.status != 403:
-                        raise
-            await self.chat.create_post(channel_id, text, root_id=thread_id)
+                await self.chat.show_privately(user_id, channel_id, text, root_id=thread_id,
+                                               bot_user_id=self.bot_user_id)
+            else:
+                await self.chat.create_post(channel_id, text, root_id=thread_id)
         except MattermostError as exc:
             log.warning("could not post the answer of a command in %s: %s", channel_id, exc)
 

@@ -401,6 +401,20 @@ class MattermostRest:
         await self._call("POST", "/posts/ephemeral",
                          lambda: self._driver.client.post(f"{API}/posts/ephemeral", options=body))
 
+    async def show_privately(self, user_id: str, channel_id: str, message: str, *, bot_user_id: str,
+                             root_id: str = "", props: dict[str, Any] | None = None) -> None:
+        """Show a message to one user: an ephemeral post, or a direct message from the bot when the server
+        refuses ephemeral posts (only system admins may make them)."""
+        try:
+            await self.create_ephemeral_post(user_id, channel_id, message, root_id=root_id, props=props)
+            return
+        except MattermostError as exc:
+            if exc.status != 403:
+                raise
+            log.info("ephemeral posts are refused (%s); answering by direct message", exc.message or exc.status)
+        channel = await self.create_direct_channel(bot_user_id, user_id)
+        await self.create_post(channel["id"], message, props=props)
+
     async def pin_post(self, post_id: str) -> None:
         """Pin a post to its channel."""
         await self._call("POST", "/posts/{id}/pin", lambda: self._driver.posts.pin_post(_segment(post_id)))

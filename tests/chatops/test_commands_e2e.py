@@ -216,6 +216,15 @@ async def test_ephemeral_answers_reach_only_the_asker(world, run_bot, tmp_path, 
     assert world.replies_to(ask) == []
 
 
+async def test_without_ephemeral_posts_a_private_answer_comes_by_direct_message(world, run_bot, tmp_path, deploys_api):
+    await run_bot(chatops_config(world, tmp_path, deploys_api))   # the bot is no system admin: no ephemeral posts
+    ask = world.say(world.bob, world.town, "@incident-bot whoami")
+    dm = await eventually(lambda: world.sandbox.core.state.channel_by_name(
+        "", "__".join(sorted((world.bob["id"], world.bot["id"])))))
+    assert await eventually(lambda: [p for p in world.bot_posts(dm["id"]) if p["message"] == "You are @bob."])
+    assert world.replies_to(ask) == []
+
+
 async def test_a_dangerous_command_runs_only_after_its_asker_confirms(world, run_bot, tmp_path, deploys_api):
     await run_bot(chatops_config(world, tmp_path, deploys_api))
     channel = await start_incident(world)
