@@ -99,7 +99,7 @@ def command_simulate(args: argparse.Namespace) -> int:
 def command_schema(args: argparse.Namespace) -> int:
     from bot.workflow.tools import schema
 
-    return _playbook_tool(lambda: schema(args.out, out=sys.stdout))
+    return _playbook_tool(lambda: schema(args.out, out=sys.stdout, commands=args.commands))
 
 
 def _add_playbook_tools(commands: argparse._SubParsersAction) -> None:
@@ -124,8 +124,10 @@ def _add_playbook_tools(commands: argparse._SubParsersAction) -> None:
     simulate.add_argument("--severity", help="sev1..sev4 (default: the playbook's, else sev3)")
     simulate.add_argument("--title", help="the incident's title (default: the alert's summary, or 'Sample incident')")
     simulate.set_defaults(func=command_simulate)
-    schema = commands.add_parser("schema", help="print the playbook JSON Schema (for editors)")
+    schema = commands.add_parser("schema", help="print the playbook (or custom command) JSON Schema, for editors")
     schema.add_argument("--out", help="write it to this file instead, like playbooks/playbook.schema.json")
+    schema.add_argument("--commands", action="store_true",
+                        help="the custom command files' schema (playbooks/commands/commands.schema.json)")
     schema.set_defaults(func=command_schema)
 
 

@@ -128,22 +128,30 @@ def _object(properties: dict, **extra: Any) -> dict:
     return {"type": "object", "properties": properties, "additionalProperties": False, **extra}
 
 
-def playbook_json_schema() -> dict:
-    """The whole playbook format as a JSON Schema document."""
-    severity = {"anyOf": [{"type": "string", "pattern": r"^\s*(?:[sS][eE][vV])?[1-4]\s*$"},
-                          {"type": "integer", "minimum": 1, "maximum": 4}]}
-    defs: dict[str, Any] = {
+SEVERITY = {"anyOf": [{"type": "string", "pattern": r"^\s*(?:[sS][eE][vV])?[1-4]\s*$"},
+                      {"type": "integer", "minimum": 1, "maximum": 4}]}
+
+
+def action_definitions() -> dict[str, Any]:
+    """The `$defs` every action's arguments refer to, and the actions (`action_<name>`) themselves."""
+    return {
         "duration": {"type": "string", "pattern": r"^\s*(?:\d+\s*[smhdSMHD]\s*)+$",
                      "description": "a duration: 30s, 10m, 2h, 1d or a sum such as 1h30m"},
         "template": {"type": _NUMBERY, "minLength": 1,
                      "description": "text with Jinja templating, such as {{ incident.key }}"},
         "username": {"type": "string", "pattern": _anchored(f.USERNAME), "description": "a username, like @alice"},
         "channel": _named(f.CHANNEL_NAME, "a channel name, like leadership"),
-        "severity": severity,
+        "severity": SEVERITY,
         "task": _task_schema(),
         "step": _step_schema(),
         **{f"action_{name}": action_arguments_schema(spec) for name, spec in ACTIONS.items()},
     }
+
+
+def playbook_json_schema() -> dict:
+    """The whole playbook format as a JSON Schema document."""
+    severity = SEVERITY
+    defs = action_definitions()
     label_value = {"type": _NUMBERY, "description": "exact value, ~regex, !value or !~regex"}
     applies_to = _object({
         "rules": _one_or_list(_text("an alert rule name"), min_items=1),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Collection, TextIO
 
 from bot.alerts.model import Alert
+from bot.chatops.json_schema import commands_json_schema
 from bot.chatops.loader import load_commands
 from bot.alerts.payloads import PayloadError, alerts_from_alertmanager_webhook, alerts_from_generic_json
 from bot.config import Config, ConfigError, load_config
@@ -230,18 +231,18 @@ def simulate(ref: str, *, directory: str | None = None, alert: str | None = None
 # -- schema
 
 
-def schema_text() -> str:
-    """The playbook JSON Schema, as `playbooks/playbook.schema.json` holds it."""
-    return json.dumps(playbook_json_schema(), indent=2) + "\n"
+def schema_text(commands: bool = False) -> str:
+    """The playbook JSON Schema as `playbooks/playbook.schema.json` holds it, or the custom commands' one."""
+    return json.dumps(commands_json_schema() if commands else playbook_json_schema(), indent=2) + "\n"
 
 
-def schema(out_file: str | None, *, out: TextIO) -> int:
+def schema(out_file: str | None, *, out: TextIO, commands: bool = False) -> int:
     """Print the JSON Schema, or write it to `out_file`."""
     if out_file is None:
-        out.write(schema_text())
+        out.write(schema_text(commands))
         return 0
     try:
-        Path(out_file).write_text(schema_text(), encoding="utf-8")
+        Path(out_file).write_text(schema_text(commands), encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {out_file}: {exc.strerror}") from None
     print(f"wrote {out_file}", file=out)

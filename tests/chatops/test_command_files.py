@@ -158,3 +158,23 @@ def test_bad_arguments_say_what_to_type(specs, command, text, message):
     with pytest.raises(BadArguments, match=None) as caught:
         parse_arguments(specs[command], text)
     assert message in str(caught.value)
+
+
+def test_the_shipped_schema_is_current_and_the_examples_follow_it():
+    import json
+
+    import jsonschema
+    import yaml
+
+    from bot.workflow.tools import schema_text
+
+    shipped = ROOT / "playbooks" / "commands" / "commands.schema.json"
+    assert shipped.read_text() == schema_text(commands=True), \
+        "commands.schema.json is stale: run incident-bot schema --commands --out playbooks/commands/commands.schema.json"
+    schema = json.loads(shipped.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for path in sorted((ROOT / "playbooks" / "commands").glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema, cls=jsonschema.Draft202012Validator)
+    wrong = {"commands": [{"name": "x", "description": "y", "http": {"url": "http://a"}, "publish": {"topic": "t"}}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(wrong, schema, cls=jsonschema.Draft202012Validator)
