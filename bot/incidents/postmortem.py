@@ -25,7 +25,7 @@ from bot.workflow.timers import Timers
 log = logging.getLogger(__name__)
 
 KEY_EVENTS = ("created", "acknowledged", "severity_changed", "role_assigned", "highlight", "note", "escalated",
-              "alert_received", "alert_resolved", "resolved")
+              "alert_received", "alert_resolved", "command", "linked_post", "resolved")
 
 
 @dataclass(frozen=True)

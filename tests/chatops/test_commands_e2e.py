@@ -16,6 +16,7 @@ from bot.store import command_runs
 from bot.store.db import Database
 from bot.store import timeline
 from tests.conftest import ROOT, World, eventually, eventually_async
+from tests.e2e.test_postmortem import draft_of
 from tests.mosquitto import free_port
 
 EXTRA_COMMANDS = """
@@ -269,6 +270,10 @@ async def test_a_dangerous_command_runs_only_after_its_asker_confirms(world, run
     assert len(deploys_api.rollbacks) == 1
     statuses = sorted(run.status for run in await runs_of(tmp_path))
     assert statuses == ["cancelled", "ok"]
+
+    world.say(world.alice, channel, "@incident-bot resolve Rolled back")   # the post-mortem draft lists the run
+    draft = await eventually(lambda: draft_of(world, channel["id"]))
+    assert "command (@alice): `rollback checkout v1.2.2` (confirmed by @alice): POST" in draft
 
 
 async def test_custom_commands_over_the_slash_command(world, run_bot, tmp_path, deploys_api):
