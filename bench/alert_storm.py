@@ -289,8 +289,8 @@ async def run(args: argparse.Namespace) -> None:
         for label, values in (("wall clock", by_clock), ("sandbox create_at/update_at", by_stamps)):
             if values:
                 print(f"incident ready (first alert post -> link reply and pinned header, {label}), "
-                      f"n={len(values)}: p50 {percentile(values, 50):.2f}s  p99 {percentile(values, 99):.2f}s  "
-                      f"max {max(values):.2f}s")
+                      f"n={len(values)}: first incident {values[0]:.2f}s  p50 {percentile(values, 50):.2f}s  "
+                      f"p99 {percentile(values, 99):.2f}s  max {max(values):.2f}s")
 
         upgrades = sum(1 for r in log if r[2] == 101)
         print(f"websocket: {overflow.count} send-queue overflow(s) closed the bot's connection, "

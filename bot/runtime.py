@@ -162,9 +162,17 @@ class Bot:
         """Handle one post exactly once: commands get answered, alert posts go to the alert pipeline.
 
         Commands are de-duplicated by the handled-posts table, alert posts by the alert pipeline's own
-        record; other posts need nothing. Every post moves its channel's catch-up cursor.
+        record; other posts need nothing. Every post moves its channel's catch-up cursor once it is
+        handled (or queued by the alert pipeline, which holds the cursor back until it is saved).
         """
+        try:
+            await self._handle_post_once(post)
+        except Exception:
+            await self._seen(post)
+            raise
         await self._seen(post)
+
+    async def _handle_post_once(self, post: Post) -> None:
         if self._is_own(post) or post.type.startswith("system_"):
             return
         command = command_text(post.message, self.identity.username, await self._is_direct(post.channel_id))
@@ -191,8 +199,16 @@ class Bot:
             await self.save_cursors()
 
     async def save_cursors(self) -> None:
-        """Write the channels' catch-up cursors (batched: a crash re-reads at most a moment of posts)."""
+        """Write the channels' catch-up cursors (batched: a crash re-reads at most a moment of posts).
+
+        A cursor stops short of any alert post the alert pipeline has not saved yet; the rest waits for a later save.
+        """
         cursors, self._cursors = self._cursors, {}
+        for channel_id, update_at in list(cursors.items()):
+            limit = self.alerts.cursor_limit(channel_id)   # an alert post there is not saved yet
+            if limit is not None and update_at > limit:
+                cursors[channel_id] = limit
+                self._cursors[channel_id] = max(update_at, self._cursors.get(channel_id, 0))   # saved later
         self._followed.update(cursors)
         if cursors:
             async with self.db.transaction() as conn:

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 IncidentId = int | str
 BOOK_VERSION = 1
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False)   # json.dumps(v, ensure_ascii=False) without a new encoder each call
 
 
 class DecisionKind(enum.Enum):
@@ -137,7 +138,7 @@ def group_of(rule: Rule, alert: Alert) -> tuple[str, tuple[tuple[str, str], ...]
     Slack post and its webhook) lands in one group.
     """
     labels = tuple((label, label_value(alert, label) or "") for label in rule.group_by)
-    inner = ",".join(f"{label}={json.dumps(value, ensure_ascii=False)}" for label, value in labels)
+    inner = ",".join(f"{label}={_KEY_JSON.encode(value)}" for label, value in labels)
     return f"{rule.name}{{{inner}}}", labels
 
 

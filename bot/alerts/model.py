@@ -107,9 +107,12 @@ def normalise_severity(raw: str, default: AlertSeverity = AlertSeverity.WARNING)
     return default
 
 
+_IDENTITY_JSON = json.JSONEncoder(ensure_ascii=False)   # what json.dumps(..., ensure_ascii=False) makes each call
+
+
 def hashed_fingerprint(source: AlertSource, name: str, labels: Mapping[str, str] | None = None) -> str:
     """Hash source, name and identifying labels into a short stable id, for tools without their own."""
-    identity = json.dumps([source.value, name, sorted((labels or {}).items())], ensure_ascii=False)
+    identity = _IDENTITY_JSON.encode([source.value, name, sorted((labels or {}).items())])
     return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 

@@ -2,58 +2,54 @@
 
 Posts from watched channels, MQTT messages and HTTP webhooks all end here as `Alert`s. The pure core
 (`rules.evaluate`, `dedup.decide`) decides; this service carries the decisions out and records them.
+
+Work is queued (`intake`) and taken in batches by one task: the batch's alerts are decided one at a
+time, in arrival order, and everything they wrote is committed in one transaction (`writes`). A post
+counts as handled only once that commit is done; until then its channel's catch-up cursor is held
+before it, so a crash at any moment re-reads it and nothing is lost or done twice. Deciding runs in
+short slices, so commands, buttons and the websocket reader keep their turns during a storm, and for
+a moment after an incident is opened the slices leave room for its setup (`incident_opening`).
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-
 from bot.alerts.buttons import ActionLinks, Click, alert_buttons
 from bot.alerts.codec import alert_to_json
 from bot.alerts.dedup import AlertBook, Decision, DecisionKind, decide, group_of, recheck
-from bot.alerts.model import Alert, AlertSeverity
+from bot.alerts.incident_opening import IncidentOpener
+from bot.alerts.intake import AlertQueue, Work
+from bot.alerts.model import Alert
 from bot.alerts.parsers import AlertParser, recognise
 from bot.alerts.rules import Rule, RuleAction, RuleMatch, evaluate
+from bot.alerts.status_posts import AlertsPosts
+from bot.alerts.writes import AlertWrites
 from bot.clock import Clock
-from bot.incidents.model import Action, Incident, Severity, Status, TransitionRefused
+from bot.incidents.model import Action, Incident, Status, TransitionRefused
 from bot.incidents.service import ChatAPI, IncidentService
-from bot.mattermost.errors import MattermostError
 from bot.mattermost.events import Post
 from bot.store import alerts as alert_store
 from bot.store import incidents as incident_store
+from bot.store.alerts import AlertNote, PostExplanation
 from bot.store.db import Database
-from bot.store.timeline import record
 from bot.templates import Templates
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEVERITY = {AlertSeverity.CRITICAL: Severity.SEV2, AlertSeverity.WARNING: Severity.SEV3,
-                    AlertSeverity.INFO: Severity.SEV4}
-STATUS_POST_INTERVAL_S = 5.0   # an incident's alerts post is edited at most this often
-SETUP_WORKERS = 3
 INCIDENT_CACHE_S = 1.0
 IGNORE_MS = 3600 * 1000
+BATCH_LIMIT = 500       # work items decided before one commit, at most
+SLICE_S = 0.001         # deciding runs this long at most before the rest of the bot gets a turn
+SETUP_PAUSE_S = 0.001   # the turn is this long while a new incident is set up (about half the time each)
+QUEUED_PER_TURN = 10    # posts queued by the event reader before the rest of the bot gets a turn
 TIMELINE_KIND = {DecisionKind.OPEN_INCIDENT: "alert_received", DecisionKind.JOIN_INCIDENT: "alert_joined",
                  DecisionKind.REPEAT: "alert_repeated", DecisionKind.RESOLVED: "alert_resolved",
                  DecisionKind.FLAP: "alert_flapped"}
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """What was made of one version of a post in a watched channel, for `why`."""
-
-    post_id: str
-    edit_at: int
-    parser: str
-    reason: str
-    outcome: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -64,6 +60,8 @@ class AlertOrigin:
 
 
 class AlertService:
+    """Takes alerts in from every source, decides about them in batches and carries the decisions out."""
+
     def __init__(self, db: Database, chat: ChatAPI, incidents: IncidentService, templates: Templates, clock: Clock, *,
                  parsers: Sequence[AlertParser], rules: Sequence[Rule], origin: AlertOrigin,
                  actions: ActionLinks | None = None):
@@ -76,20 +74,27 @@ class AlertService:
         self.rules = list(rules)
         self.origin = origin
         self.actions = actions
-        self.choose_playbook: Callable[..., str] = lambda requested="", **_: ""   # set when playbooks are loaded
         # told of every alert decided (with the incidents it opened or joined): related activity, set in app.py
         self.on_alert: Callable[[Alert, Post | None, set[int]], Awaitable[None]] | None = None
         self.book = AlertBook()
+        self.opener = IncidentOpener(db, incidents, templates, origin_channel_id=origin.channel_id)
+        self.alerts_posts = AlertsPosts(db, chat, templates)
+        self.timers_changed = asyncio.Event()
+        self._queue = AlertQueue()
+        self._queued = 0
         self._lock = asyncio.Lock()
         self._book_dirty = False
-        self._status_due: dict[int, float] = {}
-        self._titles = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-        self._setups: asyncio.Queue[Incident] = asyncio.Queue()
         self._silences: dict[str, int] = {}
-        self._notes: list[tuple[int, DecisionKind, Alert]] = []
         self._recent: dict[int, tuple[float, Incident]] = {}
-        self._last_refresh: dict[int, float] = {}
-        self.timers_changed = asyncio.Event()
+
+    @property
+    def choose_playbook(self) -> Callable[..., str]:
+        """Picks the playbook of an incident an alert opens; set when playbooks are loaded."""
+        return self.opener.choose_playbook
+
+    @choose_playbook.setter
+    def choose_playbook(self, choose: Callable[..., str]) -> None:
+        self.opener.choose_playbook = choose
 
     async def load(self) -> None:
         """Restore the de-duplication book and the silences saved before a restart."""
@@ -103,36 +108,88 @@ class AlertService:
 
     # ------------------------------------------------------------------ inputs
     async def handle_post(self, post: Post) -> None:
-        """Recognise an alert post (new or edited) in a watched channel and act on its alerts, once per version."""
-        if await alert_store.is_explained(self.db, post.id, post.edit_at):
+        """Queue a post (new or edited) from a watched channel; its alerts are acted on once per version.
+
+        Returns at once; the post is handled with the next batch (see `cursor_limit`).
+        """
+        if self._queue.offer_post(post):
+            self._queued += 1
+            if self._queued % QUEUED_PER_TURN == 0:
+                await asyncio.sleep(0)   # a storm must not keep the rest of the bot waiting
+
+    async def handle_alerts(self, alerts: list[Alert]) -> None:
+        """Alerts from MQTT or the HTTP receiver; returns once they are decided and saved, raises if that failed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put(Work(alerts=tuple(alerts), done=done))
+        await done
+
+    def cursor_limit(self, channel_id: str) -> int | None:
+        """How far a channel's catch-up cursor may be saved: just before its oldest post not handled yet."""
+        return self._queue.cursor_limit(channel_id)
+
+    async def handle_queue(self) -> None:
+        """Handle queued work in batches, until cancelled."""
+        while True:
+            await self._handle_batch(await self._queue.take(BATCH_LIMIT))
+
+    async def _handle_batch(self, batch: list[Work]) -> None:
+        """Decide about each piece of work in order, then commit what they all wrote in one transaction."""
+        try:
+            explained = await alert_store.explained_versions(self.db, [w.version for w in batch if w.post])
+        except Exception as exc:
+            log.exception("could not look up %d alert post(s)", len(batch))
+            for work in batch:
+                self._queue.finish(work, exc)
             return
+        writes, decided = AlertWrites(), []
+        turn_ends = time.perf_counter() + SLICE_S
+        for work in batch:
+            if work.post is not None and work.version in explained:
+                self._queue.finish(work)
+                continue
+            own = AlertWrites()
+            try:
+                await self._handle_work(work, own)
+            except Exception as exc:
+                log.exception("failed to handle %s", f"post {work.post.id}" if work.post else "alerts")
+                self._queue.finish(work, exc)
+                continue
+            writes.add(own)
+            decided.append(work)
+            if time.perf_counter() > turn_ends:   # commands, buttons and the websocket reader get a turn
+                await asyncio.sleep(SETUP_PAUSE_S if self.opener.setup_has_priority() else 0)
+                turn_ends = time.perf_counter() + SLICE_S
+        try:
+            await self._save(writes)
+        except Exception as exc:
+            log.exception("could not save what was made of %d alert post(s) or message(s)", len(decided))
+            for work in decided:
+                self._queue.finish(work, exc)
+            return
+        for work in decided:
+            self._queue.finish(work)
+
+    async def _handle_work(self, work: Work, writes: AlertWrites) -> None:
+        if work.post is None:
+            for alert in work.alerts:
+                await self.handle_alert(alert, None, writes)
+            return
+        post = work.post
         recognition = recognise(post, self.parsers)
         if not recognition.is_alert:
             log.info("not an alert: post %s in %s (%s)", post.id, post.channel_id, recognition.reason)
-        outcome = [await self.handle_alert(alert, post) for alert in recognition.alerts]
-        await self._commit(Explanation(post.id, post.edit_at, recognition.parser, recognition.reason, outcome))
+        outcome = [await self.handle_alert(alert, post, writes) for alert in recognition.alerts]
+        writes.explanations.append(PostExplanation.of(post.id, post.edit_at, recognition.parser, recognition.reason,
+                                                      outcome))
 
-    async def handle_alerts(self, alerts: list[Alert]) -> None:
-        """Alerts from MQTT or the HTTP receiver."""
-        for alert in alerts:
-            await self.handle_alert(alert, None)
-        await self._commit()
+    async def _save(self, writes: AlertWrites) -> None:
+        """Commit what decisions wrote; then the incidents' alerts posts and the timers catch up with it."""
+        await writes.save(self.db, self.clock.now_ms())
+        self.alerts_posts.changed({note.incident_id for note in writes.notes})
+        if writes.timers:
+            self.timers_changed.set()
 
-    async def _commit(self, explanation: "Explanation | None" = None) -> None:
-        """Write the alerts noted on incidents (and what was made of a post) in one transaction."""
-        notes, self._notes = self._notes, []
-        now = self.clock.now_ms()
-        async with self.db.transaction() as conn:
-            for incident_id, kind, alert in notes:
-                noted = await alert_store.note_alert(conn, incident_id, alert, now)
-                await record(conn, incident_id, TIMELINE_KIND[kind], at=now, text=f"{alert.name} ({alert.status.value})",
-                             data={"fingerprint": alert.fingerprint, "count": noted.count, "post_id": alert.post_id,
-                                   "source": alert.source.value})
-            if explanation is not None:
-                await alert_store.explain_post(conn, explanation.post_id, explanation.edit_at, now, explanation.parser,
-                                               explanation.reason, explanation.outcome)
-
-    async def handle_alert(self, alert: Alert, post: Post | None) -> dict[str, Any]:
+    async def handle_alert(self, alert: Alert, post: Post | None, writes: AlertWrites) -> dict[str, Any]:
         """Decide about one alert and carry the decisions out; returns what happened, for `why`."""
         async with self._lock:
             now = self.clock.now_ms()
@@ -145,7 +202,7 @@ class AlertService:
                 await self._close_finished_incidents(alert, match)
                 self.book, decision = decide(self.book, alert, match, now)
                 self._book_dirty = True
-                incident_id = await self._carry_out(decision, post)
+                incident_id = await self._carry_out(decision, post, writes)
                 outcome["decisions"].append({"kind": decision.kind.value, "rule": decision.rule.name if match else None,
                                              "incident": incident_id, "count": decision.count,
                                              "reason": decision.reason})
@@ -165,11 +222,12 @@ class AlertService:
                           if m.rule.action is RuleAction.OPEN_INCIDENT), None)
             if match is None:
                 continue
+            writes = AlertWrites()
             async with self._lock:
                 self.book, decision = recheck(self.book, alert, match, now)
                 self._book_dirty = True
-                await self._carry_out(decision, None)
-            await self._commit()
+                await self._carry_out(decision, None, writes)
+            await self._save(writes)
 
     async def next_timer_at(self) -> int | None:
         pending = await alert_store.timers(self.db)
@@ -188,15 +246,15 @@ class AlertService:
             if incident is None or incident.status is Status.RESOLVED:
                 self.book = self.book.close_incident(group.incident_id)
 
-    async def _carry_out(self, decision: Decision, post: Post | None) -> int | None:
+    async def _carry_out(self, decision: Decision, post: Post | None, writes: AlertWrites) -> int | None:
         kind = decision.kind
         if kind is DecisionKind.OPEN_INCIDENT:
-            incident = await self._open_incident(decision, post)
-            return incident.id if incident else None
+            incident = await self.opener.open_for(decision, post)
+            self.book = self.book.with_incident(decision.group_key, incident.id)
+            self._note(incident, decision, writes)
+            return incident.id
         if kind is DecisionKind.WAIT and decision.recheck_at_ms is not None:
-            async with self.db.transaction() as conn:
-                await alert_store.set_timer(conn, decision.alert, decision.recheck_at_ms)
-            self.timers_changed.set()
+            writes.timers[decision.alert.fingerprint] = (decision.alert, decision.recheck_at_ms)
             return None
         if kind is DecisionKind.NOTIFY:
             await self._notify(decision, post)
@@ -204,7 +262,7 @@ class AlertService:
         if kind in TIMELINE_KIND:
             incident = await self._incident_of(decision)
             if incident is not None:
-                await self._note(incident, decision)
+                self._note(incident, decision, writes)
                 if kind is DecisionKind.RESOLVED:
                     await self._announce_resolved(incident, decision)
                 return incident.id
@@ -228,65 +286,10 @@ class AlertService:
             return await incident_store.open_incident_for_group(self.db, decision.group_key)
         return None
 
-    async def _open_incident(self, decision: Decision, post: Post | None) -> Incident | None:
-        """Open (or, after a crash, find) the incident of a new alert group.
-
-        Only the record is made here; its channel is set up in the background, so the alerts that
-        follow are not held up by Mattermost calls.
-        """
-        alert, rule = decision.alert, decision.rule
-        incident = await incident_store.open_incident_for_group(self.db, decision.group_key)
-        if incident is None:
-            severity = (decision.match.severity if decision.match else None) or DEFAULT_SEVERITY[alert.severity]
-            incident, _ = await self.incidents.open(
-                title=self._title(rule, alert), severity=severity, reporter_id=self.incidents.bot_user_id,
-                origin_channel_id=post.channel_id if post else self.origin.channel_id,
-                origin_post_id=post.id if post else "", summary=self._summary(alert, post),
-                alert_group=decision.group_key, alert=json.dumps(alert_to_json(alert)),
-                playbook=self.choose_playbook(rule_playbook=rule.playbook if rule else "",
-                                              rule_name=rule.name if rule else None, severity=severity,
-                                              labels=dict(alert.labels)))
-            self._set_up_later(incident)
-        self.book = self.book.with_incident(decision.group_key, incident.id)
-        await self._note(incident, decision)
-        return incident
-
-    def _set_up_later(self, incident: Incident) -> None:
-        self._setups.put_nowait(incident)
-
-    async def _setup_worker(self) -> None:
-        """Set up the channels of incidents opened by alerts, one at a time per worker."""
-        while True:
-            incident = await self._setups.get()
-            try:
-                await self.incidents.complete_setup(incident, resuming=False)
-            except MattermostError as exc:
-                log.warning("could not set up %s yet (%s); it is retried after the next reconnect", incident.key, exc)
-            except Exception:
-                log.exception("setting up %s failed", incident.key)
-
-    def _title(self, rule: Rule | None, alert: Alert) -> str:
-        if rule is not None and rule.title:
-            try:
-                title = self._titles.from_string(rule.title).render(
-                    alert=alert, labels=dict(alert.labels), annotations=dict(alert.annotations))
-                if title.strip():
-                    return title.strip()[:200]
-            except TemplateError as exc:
-                log.warning("rule %s: its title template failed (%s); using the alert name", rule.name, exc)
-        instance = alert.labels.get("instance") or alert.labels.get("host") or ""
-        return (f"{alert.name} on {instance}" if instance else alert.name)[:200]
-
-    def _summary(self, alert: Alert, post: Post | None) -> str:
-        return self.templates.render("alert_summary", alert=alert, post_url=self._permalink(post) if post else "")
-
-    def _permalink(self, post: Post) -> str:
-        return f"{self.incidents.site_url}/{self.incidents.team.name}/pl/{post.id}"
-
-    async def _note(self, incident: Incident, decision: Decision) -> None:
-        """Note the alert on the incident (list and timeline, written by `_commit`); its alerts post follows."""
-        self._notes.append((incident.id, decision.kind, decision.alert))
-        self._status_due.setdefault(incident.id, asyncio.get_running_loop().time())   # refreshed by `flush`
+    @staticmethod
+    def _note(incident: Incident, decision: Decision, writes: AlertWrites) -> None:
+        """Note the alert on the incident (its list and timeline, saved with the batch; its alerts post follows)."""
+        writes.notes.append(AlertNote(incident.id, TIMELINE_KIND[decision.kind], decision.alert))
 
     async def _announce_resolved(self, incident: Incident, decision: Decision) -> None:
         alert = decision.alert
@@ -329,13 +332,7 @@ class AlertService:
                 incident = await incident_store.get_incident(self.db, int(group.incident_id))
             if click.action == "start":
                 if incident is None or incident.status is Status.RESOLVED:
-                    severity = DEFAULT_SEVERITY[alert.severity]
-                    incident = await self.incidents.start(
-                        title=self._title(None, alert), severity=severity,
-                        reporter_id=click.user_id, origin_channel_id=click.channel_id,
-                        origin_post_id=click.alert_post_id, summary=self._summary(alert, None),
-                        alert_group=f"button:{alert.fingerprint}", alert=json.dumps(alert_to_json(alert)),
-                        playbook=self.choose_playbook(severity=severity, labels=dict(alert.labels)))
+                    incident = await self.opener.start_for_click(click)
                     self.book = self.book.with_incident(group.key, incident.id) if group else self.book
                     self._book_dirty = True
                 return f":rotating_light: @{user} started **{incident.key}** for **{alert.name}**: ~{incident.channel_name}"
@@ -351,55 +348,18 @@ class AlertService:
 
     # ------------------------------------------------------------------ background
     async def flush(self, force: bool = False) -> None:
-        """Save the book, and refresh the alerts post of the incident whose turn it is (all if `force`).
-
-        One refresh per call keeps these edits to a small share of the bot's write budget in a storm.
-        """
+        """Save the book, and refresh the alerts post of the incident whose turn it is (all if `force`)."""
         if self._book_dirty:
             self._book_dirty = False
             async with self.db.transaction() as conn:
                 await alert_store.save_book(conn, self.book.prune(self.clock.now_ms()).to_json())
-        now = asyncio.get_running_loop().time()
-        due = sorted((max(noted, self._last_refresh.get(i, 0.0) + STATUS_POST_INTERVAL_S), i)
-                     for i, noted in self._status_due.items())
-        for when, incident_id in due if force else due[:1]:
-            if when > now and not force:
-                break
-            noted = self._status_due.pop(incident_id)   # alerts noted during the refresh schedule another
-            try:
-                done = await self._refresh_alerts_post(incident_id)
-                if done:
-                    self._last_refresh[incident_id] = now
-            except MattermostError as exc:
-                log.warning("could not refresh the alerts post of INC-%s: %s", incident_id, exc)
-                self._last_refresh[incident_id] = now
-                done = False
-            if not done:
-                self._status_due.setdefault(incident_id, noted)
-
-    async def _refresh_alerts_post(self, incident_id: int) -> bool:
-        """Post or edit the list of an incident's alerts; False while its channel is not there yet."""
-        incident = await incident_store.get_incident(self.db, incident_id)
-        if incident is None:
-            return True
-        if not incident.setup_done:
-            return False
-        text = self.templates.render("alerts_status", incident=incident,
-                                     alerts=await alert_store.incident_alerts(self.db, incident_id))
-        if incident.alerts_post_id:
-            await self.chat.patch_post(incident.alerts_post_id, message=text)
-            return True
-        created = await self.chat.create_post(incident.channel_id, text,
-                                              props={"incident_bot": {"incident": incident.id, "role": "alerts"}})
-        async with self.db.transaction() as conn:
-            await incident_store.update_fields(conn, incident.id, {"alerts_post_id": created.id})
-        return True
+        await self.alerts_posts.refresh(force)
 
     async def run_background(self) -> None:
-        """Set up incidents' channels, refresh alert posts and fire timers, until cancelled."""
+        """Handle queued alerts, set up incidents' channels, refresh alerts posts and fire timers, until cancelled."""
         async with asyncio.TaskGroup() as group:
-            for number in range(SETUP_WORKERS):
-                group.create_task(self._setup_worker(), name=f"incident-setup-{number}")
+            group.create_task(self.handle_queue(), name="alert-queue")
+            group.create_task(self.opener.run_setups(), name="incident-setups")
             group.create_task(self._upkeep(), name="alert-upkeep")
 
     async def _upkeep(self, interval: float = 0.5) -> None:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 API = "/api/v4"
 SINCE_LIMIT = 1000  # the server returns at most this many posts for one `since` query
+PAGE_LIMIT = 200    # the most posts one page of GET /channels/{id}/posts holds
 MEMBERS_PAGE = 200  # the server's cap on per_page
 GROUPS_PAGE = 200
 # Answers that mean "no groups to be had here": 403 (permission or licence feature), 404, 501 (no licence).
@@ -439,6 +440,8 @@ class MattermostRest:
                 found[post.id] = post
             if len(batch) < SINCE_LIMIT:
                 break
+            # Mattermost answers a full `since` page with the newest posts: page back to `since` for the others.
+            await self._posts_created_since(channel_id, since_ms, found)
             # A full batch may hide more: ask again from the newest update seen (ties are kept by id).
             newest = max(p.update_at for p in batch) - 1
             if newest <= since:
@@ -457,6 +460,24 @@ class MattermostRest:
             return []
         order = data.get("order") if isinstance(data.get("order"), list) else []
         return [data["posts"][post_id] for post_id in reversed(order) if isinstance(data["posts"].get(post_id), dict)]
+
+    async def _posts_created_since(self, channel_id: str, since_ms: int, found: dict[str, Post]) -> None:
+        """Add the posts created after `since_ms` that `found` lacks, paging back from its oldest post."""
+        before = min(found.values(), key=lambda p: (p.create_at, p.id)).id
+        while True:
+            data = await self._call(
+                "GET", "/channels/{id}/posts",
+                lambda: self._driver.posts.get_posts_for_channel(_segment(channel_id), before=before,
+                                                                 per_page=PAGE_LIMIT))
+            raw = data.get("posts") if isinstance(data, dict) and isinstance(data.get("posts"), dict) else {}
+            order = data.get("order") if isinstance(data.get("order"), list) else []
+            page = [Post.from_json(raw[post_id]) for post_id in order if isinstance(raw.get(post_id), dict)]
+            newer = [post for post in page if post.create_at > since_ms]
+            for post in newer:
+                found.setdefault(post.id, post)
+            if len(newer) < len(page) or len(page) < PAGE_LIMIT:
+                return
+            before = page[-1].id
 
     async def _posts_updated_after(self, channel_id: str, since: int) -> list[Post]:
         data = await self._call(

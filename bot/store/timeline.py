@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import aiosqlite
 
@@ -27,6 +27,14 @@ async def record(conn: aiosqlite.Connection, incident_id: int, kind: str, *, at:
     await conn.execute(
         "INSERT INTO timeline (incident_id, at, kind, actor_id, text, data) VALUES (?, ?, ?, ?, ?, ?)",
         (incident_id, at, kind, actor_id, text, json.dumps(dict(data or {}), sort_keys=True)))
+
+
+async def record_many(conn: aiosqlite.Connection, rows: Sequence[tuple[int, str, str, Mapping[str, Any]]], *,
+                      at: int) -> None:
+    """Add many entries at once, each (incident id, kind, text, data), by the bot (an alert storm's notes)."""
+    await conn.executemany(
+        "INSERT INTO timeline (incident_id, at, kind, actor_id, text, data) VALUES (?, ?, ?, '', ?, ?)",
+        [(incident_id, at, kind, text, json.dumps(dict(data), sort_keys=True)) for incident_id, kind, text, data in rows])
 
 
 async def entries(db: Database, incident_id: int) -> list[TimelineEntry]:

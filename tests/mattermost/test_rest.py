@@ -233,3 +233,12 @@ async def test_a_429_holds_back_the_other_requests_of_the_client(world):
     assert channel["id"] == world.channel["id"]
     assert waited >= 0.5  # Retry-After is whole seconds: the read waited its turn with the post
     assert sorted(stored_messages(world, "p")) == ["p0", "p1", "p2"]
+
+
+async def test_catching_up_more_than_one_since_page_gets_every_post(world, rest):
+    await rest.me()
+    first = await rest.create_post(world.channel["id"], "post 0")
+    for n in range(1, 1450):
+        world.sandbox.post(world.bot["id"], world.channel["id"], f"post {n}")
+    caught_up = await rest.get_posts_since(world.channel["id"], first.create_at - 1)
+    assert [p.message for p in caught_up] == [f"post {n}" for n in range(1450)]

@@ -6,8 +6,9 @@ registered at import time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 from bot.alerts.model import Alert
 from bot.alerts.parsers import alertmanager, grafana, nagios, uptime_kuma, zabbix

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from bot.alerts.model import AlertStatus, datetime_from_ms
 from bot.mattermost.events import Post
@@ -94,13 +95,23 @@ class Attachment:
         return "\n".join(p for p in parts if p)
 
 
+# The attachments read last, with the list they were read from: each parser of `recognise` reads the same
+# post's attachments in turn, so they are read once per post. Posts are never changed after they are read.
+_last_read: tuple[list[Any], tuple[Attachment, ...]] = ([], ())
+
+
 def attachments(post: Post) -> tuple[Attachment, ...]:
     """Return the post's attachments, skipping anything that is not an object."""
+    global _last_read
     props = post.props if isinstance(post.props, Mapping) else {}
     raw = props.get("attachments")
     if not isinstance(raw, list):
         return ()
-    return tuple(Attachment.from_json(a) for a in raw[:MAX_ATTACHMENTS] if isinstance(a, dict))
+    if raw is _last_read[0]:
+        return _last_read[1]
+    found = tuple(Attachment.from_json(a) for a in raw[:MAX_ATTACHMENTS] if isinstance(a, dict))
+    _last_read = (raw, found)
+    return found
 
 
 def prop_text(post: Post, key: str) -> str:
