@@ -167,7 +167,7 @@ class Bot:
         """
         try:
             await self._handle_post_once(post)
-        except Exception:
+        except Exception:        # a failed post is not retried; a cancelled one (a stop) must be read again
             await self._seen(post)
             raise
         await self._seen(post)
