@@ -22,6 +22,8 @@ from typing import Any, Iterable, Mapping
 import aiohttp
 import pytest
 
+from tests.processes import log_tail, stop_process
+
 BINARY_NAME = "prometheus-alertmanager"
 INSTALL_HINT = "apt-get install prometheus-alertmanager"
 RECEIVER = "incident-bot"
@@ -152,21 +154,11 @@ class RunningAlertmanager:
 
     async def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 5 s)."""
-        if self.process.returncode is not None:
-            return
-        self.process.terminate()
-        try:
-            await asyncio.wait_for(self.process.wait(), 5)
-        except asyncio.TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        await stop_process(self.process)
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of Alertmanager's own log (for failure messages only)."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines)
 
     async def _request(self, method: str, path: str, body: Any = None) -> Any:
         async with aiohttp.ClientSession() as session:

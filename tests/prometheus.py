@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from tests.alertmanager import free_port
+from tests.processes import log_tail, stop_process
 
 INSTALL_HINT = "apt-get install prometheus"
 _START_ATTEMPTS = 3
@@ -26,19 +27,10 @@ class RunningPrometheus:
     log_path: Path
 
     async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 5)
-            except asyncio.TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        await stop_process(self.process)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines)
 
 
 async def _has_data(prometheus: RunningPrometheus, timeout: float = 30.0) -> bool:
