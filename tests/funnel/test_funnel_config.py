@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
 from bot.incidents.funnel_config import FunnelRule
+
+from tests.configs import load_text, problems_in
 
 BASE = """\
 mattermost:
@@ -33,15 +34,11 @@ funnel:
 
 
 def load(tmp_path: Path, funnel: str):
-    path = tmp_path / "config.yaml"
-    path.write_text(BASE + funnel)
-    return load_config(path, {})
+    return load_text(tmp_path, BASE + funnel)
 
 
 def problems(tmp_path: Path, funnel: str) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load(tmp_path, funnel)
-    return [str(p) for p in caught.value.problems]
+    return problems_in(tmp_path, BASE + funnel)
 
 
 def test_rules_are_read(tmp_path):

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
+
+from tests.configs import load_text, problems_in
 
 BASE = """\
 mattermost:
@@ -20,15 +21,11 @@ http:
 
 
 def load(tmp_path: Path, http: str):
-    path = tmp_path / "config.yaml"
-    path.write_text(BASE + http)
-    return load_config(path, {})
+    return load_text(tmp_path, BASE + http)
 
 
 def problems(tmp_path: Path, http: str) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load(tmp_path, http)
-    return [str(p) for p in caught.value.problems]
+    return problems_in(tmp_path, BASE + http)
 
 
 def test_registration_is_off_by_default_with_the_incident_trigger(tmp_path):
